@@ -1,0 +1,41 @@
+"""Opaque public identifiers: what URLs and the API show instead of sequential primary keys."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+# Crockford's base32 alphabet: no I, L, O, U, so ids read aloud over the phone are unambiguous.
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_public_id(prefix: str, length: int = 20) -> str:
+    """`prefix` + `_` + 100 random bits: not guessable, not enumerable."""
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+class PublicIdField(models.CharField):
+    """A unique, random, immutable public id with a per-model prefix (e.g. `cp_…`)."""
+
+    def __init__(self, *args, prefix: str = "", **kwargs):
+        self.prefix = prefix
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("unique", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("db_index", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["prefix"] = self.prefix
+        for key in ("max_length", "unique", "editable", "db_index"):
+            kwargs.pop(key, None)
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if not value:
+            value = new_public_id(self.prefix)
+            setattr(model_instance, self.attname, value)
+        return value

@@ -1,0 +1,1 @@
+"""Fixtures building networks, members, people with roles (see tests/factories.py)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import factory
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
@@ -80,6 +82,7 @@ class ContactPointFactory(factory.django.DjangoModelFactory):
     always_available = True
     timezone = "Europe/Paris"
     languages = "en,fr"
+    review_date = datetime.date(2027, 6, 30)
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):

@@ -26,8 +26,11 @@ def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: liaison COMMAND [ARGS…]", "", "Commands:"]
     lines += [f"  {name.ljust(width)}  {text}" for name, text in COMMANDS.items()]
-    lines += ["", "Django's own commands (migrate, shell, …) also work.",
-              "`liaison COMMAND --help` explains one command."]
+    lines += [
+        "",
+        "Django's own commands (migrate, shell, …) also work.",
+        "`liaison COMMAND --help` explains one command.",
+    ]
     return "\n".join(lines)
 
 

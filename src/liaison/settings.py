@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_htmx",
+    "ninja",  # Swagger UI for /api/v1/docs from local static files (no CDN, CSP-safe)
     "django_tasks",
     "django_tasks_db",
     "liaison.core",

@@ -13,36 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = [
-    "AvailabilityError",
-    "AvailabilityException",
-    "Schedule",
-    "Window",
-    "format_availability",
-    "format_exceptions",
-    "is_available",
-    "local_now",
-    "next_available",
-    "parse_availability",
-    "parse_exceptions",
-]
-
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DAY_ALIASES: dict[str, int] = {
-    alias: day
-    for day, aliases in enumerate(
-        (
-            ("mon", "monday"),
-            ("tue", "tues", "tuesday"),
-            ("wed", "weds", "wednesday"),
-            ("thu", "thur", "thurs", "thursday"),
-            ("fri", "friday"),
-            ("sat", "saturday"),
-            ("sun", "sunday"),
-        )
-    )
-    for alias in aliases
-}
+_SPELLINGS = (
+    "mon monday",
+    "tue tues tuesday",
+    "wed weds wednesday",
+    "thu thur thurs thursday",
+    "fri friday",
+    "sat saturday",
+    "sun sunday",
+)
+_DAY_ALIASES = {alias: day for day, aliases in enumerate(_SPELLINGS) for alias in aliases.split()}
 _ALWAYS = frozenset({"24/7", "24x7", "24h/7d", "24/7/365"})
 _ALL_DAYS = frozenset({"daily", "every day", "everyday"})
 _DAY_MINUTES = 24 * 60
@@ -53,6 +34,7 @@ _DIGIT = re.compile("[0-9]")
 _TIME = re.compile("([0-9]{1,2}):([0-9]{2})")
 _DATE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EXPECTED_DAYS = "expected Mon, Tue, Wed, Thu, Fri, Sat, Sun"
+_EXAMPLE = "(expected e.g. '24/7' or 'Mon-Fri 08:00-18:00')"
 
 Interval = tuple[int, int]  # [start, end) in minutes since local midnight
 
@@ -125,9 +107,7 @@ def parse_availability(text: str) -> Schedule:
     # Empty segments are skipped so that a trailing ';' is not an error.
     segments = [seg.strip() for seg in text.split(";") if seg.strip()]
     if not segments:
-        raise AvailabilityError(
-            "availability is empty (expected '24/7' or a schedule such as 'Mon-Fri 08:00-18:00')"
-        )
+        raise AvailabilityError(f"availability is empty {_EXAMPLE}")
     windows: list[Window] = []
     for segment in segments:
         windows.extend(_parse_segment(segment))
@@ -178,24 +158,17 @@ def _parse_segment(segment: str) -> list[Window]:
     # ',' separate days before it and time ranges after it.
     first_digit = _DIGIT.search(segment)
     if first_digit is None:
-        raise AvailabilityError(
-            f"'{segment}' has no time range (expected e.g. 'Mon-Fri 08:00-18:00')"
-        )
+        raise AvailabilityError(f"'{segment}' has no time range {_EXAMPLE}")
     day_part = segment[: first_digit.start()].strip()
     if not day_part:
-        raise AvailabilityError(
-            f"'{segment}' does not start with a day (expected e.g. 'Mon-Fri 08:00-18:00')"
-        )
+        raise AvailabilityError(f"'{segment}' does not start with a day {_EXAMPLE}")
     days = _parse_days(day_part)
     windows = []
     for start, end in _parse_ranges(segment[first_digit.start() :], overnight=True):
         for day in days:
-            if start < end:
-                windows.append(Window(day, start, end))
-                continue
             # Overnight shift: the part after midnight belongs to the next day (Sun -> Mon).
-            windows.append(Window(day, start, _DAY_MINUTES))
-            if end:
+            windows.append(Window(day, start, end if start < end else _DAY_MINUTES))
+            if 0 < end < start:
                 windows.append(Window((day + 1) % 7, 0, end))
     return windows
 
@@ -331,7 +304,10 @@ def is_available(
     at: datetime,
     exceptions: Iterable[AvailabilityException] = (),
 ) -> bool:
-    return _open_at(schedule, tuple(exceptions), local_now(tz, at))
+    local = local_now(tz, at)
+    return _open(
+        _hours_on(schedule, tuple(exceptions), local.date()), local.hour * 60 + local.minute
+    )
 
 
 def next_available(
@@ -347,9 +323,8 @@ def next_available(
     limit = t + timedelta(days=horizon_days)
     while t <= limit:
         local = t.astimezone(zone)
-        hours = _hours_on(schedule, excs, local.date())
-        minute = local.hour * 60 + local.minute
-        if any(s <= minute < e for s, e in hours):
+        hours, minute = _hours_on(schedule, excs, local.date()), local.hour * 60 + local.minute
+        if _open(hours, minute):
             return t
         # Availability only changes at a window start, at local midnight or at a UTC offset
         # change, so jump straight to the nearest of those instead of scanning minutes.
@@ -388,11 +363,8 @@ def _hours_on(
     return tuple((w.start, w.end) for w in schedule.windows if w.weekday == day.weekday())
 
 
-def _open_at(
-    schedule: Schedule, exceptions: Sequence[AvailabilityException], local: datetime
-) -> bool:
-    minute = local.hour * 60 + local.minute
-    return any(s <= minute < e for s, e in _hours_on(schedule, exceptions, local.date()))
+def _open(hours: Iterable[Interval], minute: int) -> bool:
+    return any(s <= minute < e for s, e in hours)
 
 
 def _offset_change(zone: tzinfo, lo: datetime, hi: datetime) -> datetime:

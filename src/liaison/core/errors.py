@@ -1,0 +1,15 @@
+"""Errors raised by services for bad input; views, the API and the CLI show them as they are."""
+
+from __future__ import annotations
+
+
+class ServiceError(ValueError):
+    """Invalid input or a refused state change. `field` names the offending field, if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message

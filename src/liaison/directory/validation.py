@@ -1,0 +1,156 @@
+"""Field validators shared by the API schemas, the forms and the import.
+
+Each returns the normalised value or raises ValueError with a message that says what is wrong,
+written for the person who typed the value (never echoing more than the offending value).
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from liaison.directory import availability as av
+from liaison.directory.models import ChannelKind, ContactPointType
+
+PHONE_KINDS = frozenset({ChannelKind.PHONE, ChannelKind.MOBILE, ChannelKind.FAX})
+_ISO_639_1 = frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+_TIMEZONES = frozenset(available_timezones())
+
+
+def parse_type(value: str) -> str:
+    cleaned = (value or "").strip().lower().replace(" ", "_").replace("-", "_")
+    if cleaned not in ContactPointType.values:
+        raise ValueError(
+            f"unknown type {value!r} (expected one of: {', '.join(ContactPointType.values)})"
+        )
+    return cleaned
+
+
+def parse_phone(value: str, region: str | None = None) -> str:
+    """E.164. A number without +country code is read in the member's country (`region`)."""
+    raw = (value or "").strip()
+    if not raw:
+        raise ValueError("phone number is empty")
+    hint = region if region and len(region) == 2 else None
+    try:
+        number = phonenumbers.parse(raw, hint)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            f"{raw!r} is not a phone number (write it as +<country code> <number>)"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    """Readable international form for display (E.164 stays the stored value)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def parse_email(value: str) -> str:
+    raw = (value or "").strip()
+    if not raw:
+        raise ValueError("e-mail address is empty")
+    try:
+        validate_email(raw)
+    except ValidationError:
+        raise ValueError(f"{raw!r} is not a valid e-mail address") from None
+    local, _, domain = raw.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def parse_channel(kind: str, value: str, region: str | None = None) -> str:
+    if kind not in ChannelKind.values:
+        raise ValueError(
+            f"unknown channel kind {kind!r} (expected one of: {', '.join(ChannelKind.values)})"
+        )
+    if kind in PHONE_KINDS:
+        return parse_phone(value, region)
+    if kind == ChannelKind.EMAIL:
+        return parse_email(value)
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise ValueError(f"{kind} is empty")
+    if len(cleaned) > 300:
+        raise ValueError("is longer than 300 characters")
+    return cleaned
+
+
+def parse_timezone(value: str) -> str:
+    raw = (value or "").strip()
+    if not raw:
+        raise ValueError("time zone is empty (expected an IANA name such as Europe/Paris)")
+    if raw not in _TIMEZONES:
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {raw!r} (expected an IANA name such as Europe/Paris)"
+            ) from None
+    return raw
+
+
+_LANG_SPLIT = re.compile(r"[,;\s/]+")
+
+
+def parse_languages(value: str | list[str]) -> str:
+    """ISO 639-1 codes → canonical 'de,en,fr' (sorted, unique)."""
+    items = value if isinstance(value, list) else _LANG_SPLIT.split(value or "")
+    codes = []
+    for item in items:
+        code = item.strip().lower()
+        if not code:
+            continue
+        if code not in _ISO_639_1:
+            raise ValueError(
+                f"unknown language code {item.strip()!r} (expected ISO 639-1, e.g. en, fr)"
+            )
+        codes.append(code)
+    if not codes:
+        raise ValueError("no language given (expected ISO 639-1 codes such as en, fr)")
+    return ",".join(sorted(set(codes)))
+
+
+def parse_availability(value: str) -> av.Schedule:
+    try:
+        return av.parse_availability(value or "")
+    except av.AvailabilityError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_exceptions(value: str) -> tuple[av.AvailabilityException, ...]:
+    try:
+        return av.parse_exceptions(value or "")
+    except av.AvailabilityError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_text(value: str, *, required: bool, max_length: int, what: str) -> str:
+    cleaned = (value or "").strip()
+    if required and not cleaned:
+        raise ValueError(f"{what} is required")
+    if len(cleaned) > max_length:
+        raise ValueError(f"{what} is longer than {max_length} characters")
+    return cleaned
+
+
+def parse_pgp_key(value: str) -> str:
+    cleaned = (value or "").strip()
+    if cleaned and not (
+        cleaned.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        and cleaned.rstrip().endswith("-----END PGP PUBLIC KEY BLOCK-----")
+    ):
+        raise ValueError("is not an ASCII-armoured OpenPGP public key block")
+    if len(cleaned) > 20000:
+        raise ValueError("OpenPGP key is longer than 20,000 characters")
+    return cleaned

@@ -76,9 +76,19 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user_id})"
+
     def is_usable(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now and self.user.is_active
+
+    @property
+    def state(self) -> str:
+        """ "revoked", "expired" or "active" (for display; `is_usable` also checks the user)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "active"
 
 
 class InvitationStatus(models.TextChoices):
@@ -128,3 +138,10 @@ class Invitation(models.Model):
                 name="invitation_accepted_has_time",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.email}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -1,33 +1,131 @@
-"""The only write path of the audit trail: append an event inside the caller's transaction."""
+"""The only write path of the audit trail: append events, sign checkpoints.
+
+Appending takes the AuditHead row's lock until the caller's transaction ends: seq numbers, the
+chain and the Merkle frontier advance in the same transaction as the change they record, so a
+rollback leaves neither an event nor a hole. The price is that audited writes are serialised —
+keep transactions that record events short.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+import json
+import logging
 from typing import Any
 
-from django.db import models, transaction
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from liaison.audit import hashing
-from liaison.audit.models import AuditEvent, AuditHead
+from liaison.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from liaison.core import keys
 from liaison.core.context import current_origin
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_LABEL = "liaison-audit-checkpoint"
+
+
+def iso_utc(value: dt.datetime) -> str:
+    """One spelling of an instant for everything that is hashed or signed: UTC, microseconds."""
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def leaf_fields(
+    *,
+    seq: int,
+    occurred_at: dt.datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    network_slug: str,
+    via: str,
+    ip: str | None,
+    justification: str,
+    details: Any,
+) -> dict[str, Any]:
+    """The fields covered by the leaf hash (everything but the hashes themselves)."""
+    return {
+        "seq": seq,
+        "occurred_at": iso_utc(occurred_at),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "network": network_slug,
+        "via": via,
+        "ip": ip,
+        "justification": justification,
+        "details": details,
+    }
+
+
+# The columns leaf_fields() needs, in its keyword order (verification reads them as tuples).
+LEAF_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "network_slug",
+    "via",
+    "ip",
+    "justification",
+    "details",
+)
 
 
 def event_fields(event: AuditEvent) -> dict[str, Any]:
-    """The fields covered by the leaf hash (everything but the hashes themselves)."""
-    return {
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "network": event.network_slug,
-        "via": event.via,
-        "ip": event.ip,
-        "justification": event.justification,
-        "details": event.details,
-    }
+    return leaf_fields(**{name: getattr(event, name) for name in LEAF_COLUMNS})
+
+
+def compute_leaf(fields: dict[str, Any]) -> bytes:
+    return hashing.leaf_hash(hashing.canonical_bytes(fields))
+
+
+def _json_safe(details: dict[str, Any] | None) -> Any:
+    """What the database will give back: dates as ISO strings, tuples as lists, str keys.
+
+    Hashing the value as stored — not as passed — keeps the leaf reproducible from the row.
+    """
+    if not details:
+        return {}
+    return json.loads(json.dumps(details, cls=DjangoJSONEncoder, allow_nan=False))
+
+
+def _normal_ip(raw: str | None) -> str | None:
+    """The address as the database returns it; None when it is not an IP address at all.
+
+    X-Forwarded-For is client-supplied: a junk value must not make the audited change fail (it
+    would on PostgreSQL's inet column).
+    """
+    if not raw:
+        return None
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        return None  # a link-local zone ("%eth0") is not storable in PostgreSQL's inet
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)
+
+
+def _clip(value: str, field: str) -> str:
+    return value[: AuditEvent._meta.get_field(field).max_length]
+
+
+def checkpoint_every() -> int:
+    return max(1, int(getattr(settings, "AUDIT_CHECKPOINT_EVERY", 256)))
 
 
 def record_event(
@@ -43,38 +141,104 @@ def record_event(
 ) -> AuditEvent:
     """Append one event. Call it inside the transaction of the change it records.
 
-    `actor` is a User, or None for the system (a worker acting on its own). `obj` fills the
-    object type and public id; `network` is a Network or a slug.
+    `actor` is a User, None for the system (a worker acting on its own), or an anonymous user (a
+    failed sign-in). `obj` fills the object type and public id; `network` is a Network or a slug.
+    `details` must be JSON-serialisable (dates and UUIDs are turned into strings).
     """
+    if not action or len(action) > AuditEvent._meta.get_field("action").max_length:
+        raise ValueError(f"invalid audit action {action!r}")
     origin = current_origin()
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
-        object_id = object_id or str(getattr(obj, "public_id", obj.pk))
+        object_id = object_id or str(getattr(obj, "public_id", None) or obj.pk)
     network_slug = getattr(network, "slug", network) or ""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    if is_user:
+        label = actor.email
+    elif actor is None:
+        label = "system"
+    else:
+        label = "anonymous"
     with transaction.atomic():
-        head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+        head = AuditHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            # Migration 0002 creates the row; only a flushed test database lacks it.
+            head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+        frontier = hashing.Frontier.from_hex(head.size, head.frontier)
         event = AuditEvent(
             seq=head.size,
-            # Truncated to microseconds so that the value read back hashes identically.
+            # A database stores microseconds at most: the value read back hashes identically.
             occurred_at=timezone.now(),
             actor=actor if is_user else None,
-            actor_label=actor.email if is_user else "system",
+            actor_label=_clip(label, "actor_label"),
             action=action,
-            object_type=object_type,
-            object_id=object_id,
-            network_slug=network_slug,
-            via=origin.via,
-            ip=origin.ip,
+            object_type=_clip(object_type, "object_type"),
+            object_id=_clip(object_id, "object_id"),
+            network_slug=_clip(network_slug, "network_slug"),
+            via=_clip(origin.via, "via"),
+            ip=_normal_ip(origin.ip),
             justification=justification,
-            details=details or {},
+            details=_json_safe(details),
         )
-        leaf = hashing.leaf_hash(hashing.canonical_bytes(event_fields(event)))
+        leaf = compute_leaf(event_fields(event))
         chain = hashing.chain_hash(bytes.fromhex(head.chain_hash), leaf)
         event.leaf_hash = leaf.hex()
         event.chain_hash = chain.hex()
         event.save(force_insert=True)
-        head.size += 1
+        frontier.append(leaf)
+        head.size = frontier.size
         head.chain_hash = event.chain_hash
-        head.save(update_fields=["size", "chain_hash"])
+        head.frontier = frontier.to_hex()
+        head.save(update_fields=["size", "chain_hash", "frontier"])
+        if head.size % checkpoint_every() == 0:
+            # After commit: a rolled-back transaction must not leave a signed checkpoint of a
+            # tree that never existed. robust: a failure is logged, never raised at the caller.
+            transaction.on_commit(_checkpoint_after_commit, robust=True)
     return event
+
+
+def _checkpoint_after_commit() -> None:
+    create_checkpoint()
+
+
+def checkpoint_text(tree_size: int, root_hash: str, created_at: dt.datetime) -> bytes:
+    """The exact bytes a checkpoint signs."""
+    return f"{CHECKPOINT_LABEL}\n{tree_size}\n{root_hash}\n{iso_utc(created_at)}".encode()
+
+
+def create_checkpoint() -> AuditCheckpoint | None:
+    """Sign the current tree head; None when the trail is empty.
+
+    O(log n): the root comes from the head's frontier, not from re-reading the leaves. Signing
+    from the incrementally kept frontier also means a checkpoint never launders events rewritten
+    in place since they were appended (verify_trail recomputes everything from the rows).
+    """
+    head = AuditHead.objects.filter(pk=1).first()
+    if head is None or head.size == 0:
+        return None
+    existing = AuditCheckpoint.objects.filter(tree_size=head.size).first()
+    if existing is not None:
+        return existing
+    frontier = hashing.Frontier.from_hex(head.size, head.frontier)
+    root = frontier.root().hex()
+    created_at = timezone.now()
+    signature = keys.sign(checkpoint_text(head.size, root, created_at))
+    checkpoint = AuditCheckpoint(
+        tree_size=head.size,
+        root_hash=root,
+        created_at=created_at,
+        key_id=keys.key_id(),
+        signature=signature.hex(),
+    )
+    try:
+        with transaction.atomic():
+            checkpoint.save(force_insert=True)
+    except IntegrityError:
+        # Another process signed the same size meanwhile: one checkpoint per size is enough.
+        return AuditCheckpoint.objects.get(tree_size=head.size)
+    logger.info("audit checkpoint at size %s, root %s", head.size, root)
+    return checkpoint
+
+
+def latest_checkpoint() -> AuditCheckpoint | None:
+    return AuditCheckpoint.objects.order_by("-tree_size").first()

@@ -19,7 +19,7 @@ class Origin:
     user_agent: str = ""
 
 
-_origin: ContextVar[Origin] = ContextVar("liaison_origin", default=Origin(via="cli"))
+_origin: ContextVar[Origin] = ContextVar("liaison_origin", default=Origin(via="cli"))  # noqa: B039 (frozen)
 
 
 def current_origin() -> Origin:

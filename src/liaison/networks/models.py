@@ -92,6 +92,9 @@ class MemberStatusChange(models.Model):
     class Meta:
         ordering = ["effective_on", "recorded_at"]
 
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.status} {self.effective_on}"
+
 
 class RoleAssignment(models.Model):
     public_id = PublicIdField(prefix="ra")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from liaison.core.permissions import DIRECTORY_CONTENT, ROLE_PERMS, NetworkAccess, Perm
+from liaison.core.permissions import DIRECTORY_CONTENT, ROLE_PERMS, NetworkAccess, Perm, Role
 from liaison.networks.models import Member, MemberStatus, Network, RoleAssignment
 
 
@@ -61,9 +61,57 @@ def visible_members(access: NetworkAccess) -> QuerySet[Member]:
 
 def get_member(access: NetworkAccess, code_or_id: str) -> Member:
     members = visible_members(access)
-    member = (
-        members.filter(public_id=code_or_id).first() or members.filter(code=code_or_id).first()
-    )
+    member = members.filter(public_id=code_or_id).first() or members.filter(code=code_or_id).first()
     if member is None:
         raise Http404
     return member
+
+
+def members_with_counts(
+    access: NetworkAccess, *, status: str = "", kind: str = "", q: str = ""
+) -> QuerySet[Member]:
+    """Visible members with `contact_point_count`, filtered by status, kind and name/code."""
+    members = visible_members(access)
+    if status:
+        members = members.filter(status=status)
+    if kind:
+        members = members.filter(kind=kind)
+    q = q.strip()
+    if q:
+        members = members.filter(Q(name__icontains=q) | Q(code__iexact=q))
+    return members.annotate(contact_point_count=Count("contact_points")).order_by("name", "code")
+
+
+def network_counts(access: NetworkAccess) -> dict[str, int]:
+    """How many members (parties among them) and contact points the network has."""
+    from liaison.directory.models import ContactPoint
+
+    network = access.network
+    row = Member.objects.filter(network=network).aggregate(
+        members=Count("pk"), parties=Count("pk", filter=Q(status=MemberStatus.PARTY))
+    )
+    return {
+        "members": row["members"],
+        "parties": row["parties"],
+        "contact_points": ContactPoint.objects.filter(network=network).count(),
+    }
+
+
+def acting_for_members(access: NetworkAccess) -> QuerySet[Member]:
+    """The members the actor itself acts for (its own, whatever the directory policy)."""
+    return Member.objects.filter(network=access.network, pk__in=access.member_ids).order_by("name")
+
+
+def member_people(access: NetworkAccess, member: Member) -> QuerySet[RoleAssignment]:
+    """People acting for `member`: shown to the Secretariat and to the member's own coordinator."""
+    if not can_see_member_people(access, member) or member.network_id != access.network.pk:
+        return RoleAssignment.objects.none()
+    return (
+        RoleAssignment.objects.filter(network=access.network, member=member)
+        .select_related("user")
+        .order_by("role", "user__email")
+    )
+
+
+def can_see_member_people(access: NetworkAccess, member: Member) -> bool:
+    return access.is_secretariat or member.pk in access.members_by_role.get(Role.COORDINATOR, set())

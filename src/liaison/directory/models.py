@@ -80,7 +80,9 @@ class ContactPoint(models.Model):
 
 
 class Channel(models.Model):
-    contact_point = models.ForeignKey(ContactPoint, on_delete=models.CASCADE, related_name="channels")
+    contact_point = models.ForeignKey(
+        ContactPoint, on_delete=models.CASCADE, related_name="channels"
+    )
     kind = models.CharField(_("kind"), max_length=24, choices=ChannelKind.choices)
     value = models.CharField(_("value"), max_length=300)
     notes = models.CharField(_("notes"), max_length=300, blank=True)
@@ -94,17 +96,25 @@ class Channel(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.value}"
+
 
 class AvailabilityWindow(models.Model):
     """One weekly opening window in the contact point's local time (derived, not edited)."""
 
-    contact_point = models.ForeignKey(ContactPoint, on_delete=models.CASCADE, related_name="windows")
+    contact_point = models.ForeignKey(
+        ContactPoint, on_delete=models.CASCADE, related_name="windows"
+    )
     weekday = models.PositiveSmallIntegerField()  # 0 = Monday
     start_minute = models.PositiveSmallIntegerField()
     end_minute = models.PositiveSmallIntegerField()
 
     class Meta:
         indexes = [models.Index(fields=["weekday", "start_minute", "end_minute"])]
+
+    def __str__(self) -> str:
+        return f"{self.weekday} {self.start_minute}-{self.end_minute}"
 
 
 class AvailabilityExceptionRow(models.Model):
@@ -120,3 +130,6 @@ class AvailabilityExceptionRow(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["start_date", "end_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.start_date}..{self.end_date}"

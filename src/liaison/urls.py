@@ -1,3 +1,5 @@
+import os
+
 from django.urls import include, path
 from django.views.i18n import set_language
 
@@ -16,6 +18,11 @@ urlpatterns = [
     path("", include("liaison.reports.urls")),
     path("api/v1/", include("liaison.api.urls")),
 ]
+
+if os.environ.get("LIAISON_BENCH") == "1":  # bench/directory.py's raw-SQL baseline only
+    from liaison.core.bench import raw_contact_points
+
+    urlpatterns.append(path("bench/<slug:slug>/contact-points", raw_contact_points))
 
 handler403 = "liaison.core.pages.forbidden"
 handler404 = "liaison.core.pages.not_found"

@@ -87,8 +87,8 @@ def available_q(network_id: int, at: datetime) -> Q:
             start_minute__lte=minute,
             end_minute__gt=minute,
         )
-        regular = ~Exists(exception_today) & (Q(always_available=True) | Exists(window_open))
-        clauses |= Q(timezone=zone) & (regular | Exists(open_exception))
+        regular = Q(~Exists(exception_today)) & (Q(always_available=True) | Q(Exists(window_open)))
+        clauses |= Q(timezone=zone) & (regular | Q(Exists(open_exception)))
     return clauses
 
 
@@ -115,15 +115,22 @@ def filter_contact_points(
     return qs
 
 
-def languages_in_use(access: NetworkAccess) -> list[str]:
-    """ISO 639-1 codes spoken by at least one visible contact point (for the list's filter)."""
-    texts = (
+def filter_choices(access: NetworkAccess) -> tuple[list[tuple[str, str]], list[str]]:
+    """For the list's filters, in one query: the members that have visible contact points, as
+    (code, name) sorted by name, and the ISO 639-1 codes those contact points speak."""
+    rows = (
         visible_contact_points(access)
         .prefetch_related(None)
         .order_by()
-        .values_list("languages", flat=True)
+        .values_list("member__code", "member__name", "languages")
+        .distinct()
     )
-    return sorted({code for text in texts.distinct() for code in text.split(",") if code})
+    members: set[tuple[str, str]] = set()
+    languages: set[str] = set()
+    for code, name, text in rows:
+        members.add((code, name))
+        languages.update(lang for lang in text.split(",") if lang)
+    return sorted(members, key=lambda m: (m[1].casefold(), m[0])), sorted(languages)
 
 
 def record_list_consultation(

@@ -61,6 +61,8 @@ def parse_email(value: str) -> str:
     raw = (value or "").strip()
     if not raw:
         raise ValueError("e-mail address is empty")
+    if len(raw) > 300:  # Channel.value's length; addresses may reach 320 characters
+        raise ValueError("e-mail address is longer than 300 characters")
     try:
         validate_email(raw)
     except ValidationError:
@@ -93,7 +95,7 @@ def parse_timezone(value: str) -> str:
     if raw not in _TIMEZONES:
         try:
             ZoneInfo(raw)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a directory
             raise ValueError(
                 f"unknown time zone {raw!r} (expected an IANA name such as Europe/Paris)"
             ) from None

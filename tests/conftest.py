@@ -3,10 +3,15 @@ SMTP server on loopback, real Chromium for tests/e2e."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import pytest
 
-os.environ.setdefault("LIAISON_DATA_DIR", tempfile.mkdtemp(prefix="liaison-test-"))
-os.environ.setdefault("LIAISON_TESTING", "1")
-
+# The throw-away data directory is set in tests/settings.py, which pytest-django imports before
+# any conftest.
 pytest_plugins = ["tests.smtp_fixtures", "tests.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # PBKDF2 costs one to three seconds a password on a busy machine, and the `world` fixture
+    # makes seven people: the code paths are the same with a fast hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

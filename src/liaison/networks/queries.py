@@ -28,9 +28,9 @@ def resolve_access(actor, network: Network) -> NetworkAccess:
     for ra in assignments:
         access.roles.add(ra.role)
         role_perms = set(ROLE_PERMS[ra.role])
-        if ra.member_id is not None:
-            access.member_ids.add(ra.member_id)
-            access.members_by_role.setdefault(ra.role, set()).add(ra.member_id)
+        if ra.member is not None:
+            access.member_ids.add(ra.member.pk)
+            access.members_by_role.setdefault(ra.role, set()).add(ra.member.pk)
             if ra.member.status != MemberStatus.OBSERVER:
                 only_observer_members = False
         else:

@@ -7,7 +7,7 @@ package ("ninja" in INSTALLED_APPS), so they work under our CSP (script-src 'sel
 
 from __future__ import annotations
 
-from ninja import NinjaAPI, Redoc, Swagger  # noqa: F401 - Redoc kept importable for docs_url swap
+from ninja import NinjaAPI, Swagger
 
 from liaison.api import errors
 from liaison.api.auth import PUBLIC, TokenAuth, register_permissions
@@ -46,7 +46,10 @@ for _pattern in urlpatterns:
     _callback = _pattern.callback
     if not hasattr(_callback, PERMISSION_ATTR):
         name = _pattern.name or ""
-        setattr(_callback, PERMISSION_ATTR, PUBLIC if name in {"api-root", "openapi-json", "openapi-view"}
-                else "api-token")
+        setattr(
+            _callback,
+            PERMISSION_ATTR,
+            PUBLIC if name in {"api-root", "openapi-json", "openapi-view"} else "api-token",
+        )
 
 app_name = api.urls_namespace  # the docs page reverses "api-v1:openapi-json"

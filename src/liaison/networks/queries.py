@@ -17,17 +17,20 @@ def visible_networks(actor) -> QuerySet[Network]:
 
 def resolve_access(actor, network: Network) -> NetworkAccess:
     """The union of the actor's roles in `network` (empty when it holds none)."""
-    access = NetworkAccess(network=network)
     if not actor.is_authenticated or not actor.is_active:
-        return access
-    perms: set[Perm] = set()
-    only_observer_members = True
+        return NetworkAccess(network=network)
     assignments = RoleAssignment.objects.filter(user=actor, network=network).select_related(
         "member"
     )
+    return _access_from(network, list(assignments))
+
+
+def _access_from(network: Network, assignments: list[RoleAssignment]) -> NetworkAccess:
+    access = NetworkAccess(network=network)
+    perms: set[Perm] = set()
+    only_observer_members = True
     for ra in assignments:
         access.roles.add(ra.role)
-        role_perms = set(ROLE_PERMS[ra.role])
         if ra.member is not None:
             access.member_ids.add(ra.member.pk)
             access.members_by_role.setdefault(ra.role, set()).add(ra.member.pk)
@@ -35,7 +38,7 @@ def resolve_access(actor, network: Network) -> NetworkAccess:
                 only_observer_members = False
         else:
             only_observer_members = False
-        perms |= role_perms
+        perms |= ROLE_PERMS[ra.role]
     if access.roles and only_observer_members and not network.observers_see_directory:
         perms -= DIRECTORY_CONTENT
     access.perms = frozenset(perms)
@@ -43,14 +46,21 @@ def resolve_access(actor, network: Network) -> NetworkAccess:
 
 
 def network_access(actor, slug: str) -> NetworkAccess:
-    """The actor's access to the network `slug`; Http404 when it holds no role there."""
-    network = Network.objects.filter(slug=slug).first()
-    if network is None:
+    """The actor's access to the network `slug`; Http404 when it holds no role there.
+
+    One query on every network-scoped request: the actor's role assignments in the network,
+    joined with the network and the member. No assignment, or no such network, is the same 404.
+    """
+    if not actor.is_authenticated or not actor.is_active:
         raise Http404
-    access = resolve_access(actor, network)
-    if not access.roles:
+    assignments = list(
+        RoleAssignment.objects.filter(user=actor, network__slug=slug).select_related(
+            "network", "member"
+        )
+    )
+    if not assignments:
         raise Http404  # outsiders learn nothing, not even that the network exists
-    return access
+    return _access_from(assignments[0].network, assignments)
 
 
 def visible_members(access: NetworkAccess) -> QuerySet[Member]:

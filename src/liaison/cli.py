@@ -18,7 +18,7 @@ COMMANDS = {
     "user": "user add EMAIL --network SLUG --role ROLE [--member CODE] …",
     "token": "token create EMAIL [--write] [--days N]",
     "report": "report stats --network SLUG --format json|text",
-    "audit": "audit verify",
+    "audit": "audit verify [--checkpoint] | checkpoint | key | export --network SLUG",
 }
 
 

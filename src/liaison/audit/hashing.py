@@ -24,24 +24,27 @@ def _normalise(value: Any) -> Any:
     jsonb keeps numbers as decimals, so 1.0 may come back as 1 and 1e20 as 100000000000000000000;
     hashing the normalised value makes the leaf identical on SQLite and PostgreSQL.
     """
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value  # the common case first: this runs for every field of every event
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
         return {k: _normalise(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list or kind is tuple:
         return [_normalise(v) for v in value]
     return value
 
 
+# One encoder for every event: json.dumps() with options builds a new one per call.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_bytes(fields: dict[str, Any]) -> bytes:
     """Deterministic JSON: sorted keys, no spaces, UTF-8, integral floats as ints, no NaN."""
-    return json.dumps(
-        _normalise(fields),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    ).encode()
+    return _ENCODER.encode({k: _normalise(v) for k, v in fields.items()}).encode()
 
 
 def leaf_hash(data: bytes) -> bytes:

@@ -9,6 +9,7 @@ keep transactions that record events short.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import json
 import logging
@@ -120,8 +121,14 @@ def _normal_ip(raw: str | None) -> str | None:
     return str(address)
 
 
+# Column widths: a value is clipped before it is hashed, so the row read back hashes identically.
+_MAX_LENGTH: dict[str, int] = {
+    f.name: f.max_length for f in AuditEvent._meta.concrete_fields if f.max_length
+}
+
+
 def _clip(value: str, field: str) -> str:
-    return value[: AuditEvent._meta.get_field(field).max_length]
+    return value[: _MAX_LENGTH[field]]
 
 
 def checkpoint_every() -> int:
@@ -145,7 +152,7 @@ def record_event(
     failed sign-in). `obj` fills the object type and public id; `network` is a Network or a slug.
     `details` must be JSON-serialisable (dates and UUIDs are turned into strings).
     """
-    if not action or len(action) > AuditEvent._meta.get_field("action").max_length:
+    if not action or len(action) > _MAX_LENGTH["action"]:
         raise ValueError(f"invalid audit action {action!r}")
     origin = current_origin()
     if obj is not None:
@@ -192,13 +199,14 @@ def record_event(
         head.save(update_fields=["size", "chain_hash", "frontier"])
         if head.size % checkpoint_every() == 0:
             # After commit: a rolled-back transaction must not leave a signed checkpoint of a
-            # tree that never existed. robust: a failure is logged, never raised at the caller.
-            transaction.on_commit(_checkpoint_after_commit, robust=True)
+            # tree that never existed. The root is taken now, so the checkpoint is exactly at the
+            # multiple of N even if other appends commit before the callback runs. robust: a
+            # failure is logged, never raised at the caller whose change did commit.
+            transaction.on_commit(
+                functools.partial(_sign_checkpoint, head.size, frontier.root().hex()),
+                robust=True,
+            )
     return event
-
-
-def _checkpoint_after_commit() -> None:
-    create_checkpoint()
 
 
 def checkpoint_text(tree_size: int, root_hash: str, created_at: dt.datetime) -> bytes:
@@ -216,27 +224,29 @@ def create_checkpoint() -> AuditCheckpoint | None:
     head = AuditHead.objects.filter(pk=1).first()
     if head is None or head.size == 0:
         return None
-    existing = AuditCheckpoint.objects.filter(tree_size=head.size).first()
+    frontier = hashing.Frontier.from_hex(head.size, head.frontier)
+    return _sign_checkpoint(head.size, frontier.root().hex())
+
+
+def _sign_checkpoint(tree_size: int, root: str) -> AuditCheckpoint:
+    existing = AuditCheckpoint.objects.filter(tree_size=tree_size).first()
     if existing is not None:
         return existing
-    frontier = hashing.Frontier.from_hex(head.size, head.frontier)
-    root = frontier.root().hex()
     created_at = timezone.now()
-    signature = keys.sign(checkpoint_text(head.size, root, created_at))
     checkpoint = AuditCheckpoint(
-        tree_size=head.size,
+        tree_size=tree_size,
         root_hash=root,
         created_at=created_at,
         key_id=keys.key_id(),
-        signature=signature.hex(),
+        signature=keys.sign(checkpoint_text(tree_size, root, created_at)).hex(),
     )
     try:
         with transaction.atomic():
             checkpoint.save(force_insert=True)
     except IntegrityError:
         # Another process signed the same size meanwhile: one checkpoint per size is enough.
-        return AuditCheckpoint.objects.get(tree_size=head.size)
-    logger.info("audit checkpoint at size %s, root %s", head.size, root)
+        return AuditCheckpoint.objects.get(tree_size=tree_size)
+    logger.info("audit checkpoint at size %s, root %s", tree_size, root)
     return checkpoint
 
 

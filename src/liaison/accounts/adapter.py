@@ -4,14 +4,21 @@ while it is the last one, and TOTP secrets encrypted at rest."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
+import time
+from io import BytesIO
 
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
+from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 _ENCRYPTED = "enc1:"
 # Second factors that count as MFA (recovery codes only back them up).
@@ -32,8 +39,40 @@ class AccountAdapter(DefaultAccountAdapter):
             record_throttled_login(credentials.get("email", ""))
             raise
 
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """Right after signing in without a second factor (a new account), a person enrols one
+        and sees its recovery codes without typing the password a second time: allauth 65
+        counts only explicit re-authentications. "Right after" is allauth's re-authentication
+        window; an account that already had a factor when it signed in is always asked."""
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        if not required or app != "allauth.mfa":
+            return required
+        request = context.request
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return required
+        records = get_authentication_records(request, user)
+        if not records:
+            return required
+        signed_in_at = max(record.get("at", 0) for record in records)
+        if time.time() - signed_in_at >= account_settings.REAUTHENTICATION_TIMEOUT:
+            return required
+        return Authenticator.objects.filter(
+            user_id=user.pk,
+            type__in=FACTORS,
+            created_at__lte=dt.datetime.fromtimestamp(signed_in_at, tz=dt.UTC),
+        ).exists()
+
 
 class MFAAdapter(DefaultMFAAdapter):
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "cannot_delete_authenticator": _(
+            "This is your only second factor: add another one (an authenticator app or a "
+            "security key) before removing it."
+        ),
+    }
+
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         """Every account keeps a second factor: the last one can be replaced, not removed."""
         if authenticator.type not in FACTORS:
@@ -43,6 +82,15 @@ class MFAAdapter(DefaultMFAAdapter):
             .exclude(pk=authenticator.pk)
             .exists()
         )
+
+    def build_totp_svg(self, url: str) -> str:
+        """The QR code on a white background, so that it scans in a dark colour scheme too."""
+        import qrcode
+        from qrcode.image.svg import SvgPathFillImage
+
+        buf = BytesIO()
+        qrcode.make(url, image_factory=SvgPathFillImage).save(buf)
+        return buf.getvalue().decode("utf8")
 
     def encrypt(self, text: str) -> str:
         return _ENCRYPTED + _fernet().encrypt(text.encode("utf-8")).decode("ascii")

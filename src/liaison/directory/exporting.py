@@ -24,9 +24,9 @@ from django.utils.translation import ngettext
 from liaison.audit.services import record_event
 from liaison.core.errors import ServiceError
 from liaison.core.permissions import NetworkAccess, Perm, Role
-from liaison.directory.importing import CHANNEL_COLUMNS, COLUMNS, FORMULA_START
 from liaison.directory.models import ContactPoint
 from liaison.directory.queries import visible_contact_points
+from liaison.directory.tabular import CHANNEL_COLUMNS, COLUMNS, FORMULA_START
 from liaison.networks.models import Network
 from liaison.networks.queries import resolve_access
 

@@ -1,26 +1,19 @@
 """Import of a directory file (CSV or XLSX): read, validate every row, then write all or nothing.
 
-A file holds one row per contact point (the columns are listed in `COLUMNS`). Each row is
-validated with the same schema as the API (`schemas.validate_contact_point`); problems are
-reported as `row N, column C: message`, where N is the row number a person sees in a spreadsheet
-(the header is row 1, the first data row is row 2). Importing replaces the draft entries of every
-member that appears in the file; members absent from the file are untouched.
+Each row is validated with the same schema as the API (`schemas.validate_contact_point`);
+problems are reported as `row N, column C: message` (see tabular.py for the file format).
+Importing replaces the draft entries of every member that appears in the file; members absent
+from the file are untouched.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import difflib
-import io
 import os
 import re
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -31,47 +24,45 @@ from django.utils.translation import gettext as _
 from liaison.core.errors import ServiceError
 from liaison.core.permissions import Perm
 from liaison.directory import services as directory_services
-from liaison.directory.models import ChannelKind, ContactPoint
+from liaison.directory.models import ContactPoint
 from liaison.directory.schemas import ContactPointData, FieldErrors, validate_contact_point
+from liaison.directory.tabular import (
+    CHANNEL_COLUMNS,
+    COLUMNS,
+    FORMULA_START,
+    MEMBER_COLUMNS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    UNHEADED,
+    ImportProblem,
+    ImportRejected,
+    cell_text,
+    column_rank,
+    problem,
+    read_rows,
+)
 from liaison.networks import services as network_services
-from liaison.networks.models import Member, MemberKind, Network
+from liaison.networks.models import Member, MemberKind, MemberStatus, Network
 from liaison.networks.queries import resolve_access
 
-MEMBER_COLUMNS = ("member_code", "member_name", "member_kind", "member_status")
-# Channel columns in the order their channels are created, with the kind each one holds.
-CHANNEL_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("phone", ChannelKind.PHONE),
-    ("phone_2", ChannelKind.PHONE),
-    ("email", ChannelKind.EMAIL),
-    ("email_2", ChannelKind.EMAIL),
-    ("fax", ChannelKind.FAX),
-    ("secure_channel", ChannelKind.SECURE_PLATFORM),
-)
-REQUIRED_COLUMNS = (
-    *MEMBER_COLUMNS,
-    "type",
-    "institution",
-    "unit",
-    "phone",
-    "email",
-    "availability",
-    "timezone",
-    "languages",
-    "instructions",
-)
-OPTIONAL_COLUMNS = ("phone_2", "email_2", "fax", "secure_channel")
-# The order in which exports write the columns (imports match them by name, in any order).
-COLUMNS = (
-    *MEMBER_COLUMNS,
-    "type",
-    "institution",
-    "unit",
-    *(name for name, _kind in CHANNEL_COLUMNS),
-    "availability",
-    "timezone",
-    "languages",
-    "instructions",
-)
+__all__ = [  # the import's API, with the file format's names that callers use
+    "CHANNEL_COLUMNS",
+    "COLUMNS",
+    "MEMBER_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "ImportPlan",
+    "ImportProblem",
+    "ImportRejected",
+    "ImportReport",
+    "MemberChange",
+    "MemberPlan",
+    "cell_text",
+    "import_directory",
+    "read_rows",
+    "validate_rows",
+]
+
 # Schema fields that are columns of the same name.
 _PLAIN_FIELDS = (
     "type",
@@ -82,219 +73,12 @@ _PLAIN_FIELDS = (
     "languages",
     "instructions",
 )
+# The rows' kinds and statuses are checked against these sets (validate_kind/validate_status
+# build a list on each call); the networks service still gives the messages.
+_KINDS = frozenset(MemberKind.values)
+_STATUSES = frozenset(MemberStatus.values)
 ORGANISATION_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
-# Key of the column letters that hold a value but have no header, in a row from `read_rows`.
-UNHEADED = "__unheaded__"
-# Spreadsheets run a cell starting with one of these as a formula; exports put a ' in front
-# (see exporting.py) and imports take it off again.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
-MESSAGE_LIMIT = 300
-QUOTE_LIMIT = 40
-_LONG_QUOTE = re.compile(rf"""(['"])([^'"]{{{QUOTE_LIMIT + 1},}})\1""")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 PROGRESS_THRESHOLD = 500  # rows; smaller files are done before a bar would be read
-
-
-# --- problems ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True)
-class ImportProblem:
-    row: int
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.column:
-            return f"row {self.row}, column {self.column}: {self.message}"
-        return f"row {self.row}: {self.message}"
-
-
-def _problem(row: int, column: str | None, message: str) -> ImportProblem:
-    # One line per problem, and never a whole cell: validators quote the offending value, so a
-    # long one is cut inside its quotes (the explanation after it stays).
-    message = _CONTROL.sub(" ", str(message)).strip()
-    message = _LONG_QUOTE.sub(lambda m: f"{m[1]}{m[2][:QUOTE_LIMIT]}…{m[1]}", message)
-    if len(message) > MESSAGE_LIMIT:
-        message = message[: MESSAGE_LIMIT - 1] + "…"
-    return ImportProblem(row, column, message)
-
-
-class ImportRejected(ServiceError):
-    """The file has problems; nothing was written. `problems` lists every one, in row order."""
-
-    def __init__(self, problems: Iterable[ImportProblem]):
-        self.problems = sorted(problems, key=lambda p: (p.row, _column_rank(p.column)))
-        count = len(self.problems)
-        super().__init__(
-            _("%(count)d problem(s) in the file; nothing was imported") % {"count": count}
-        )
-
-
-def _column_rank(column: str | None) -> tuple[int, str]:
-    if column is None:
-        return (-1, "")
-    return (COLUMNS.index(column), "") if column in COLUMNS else (len(COLUMNS), column)
-
-
-# --- reading -------------------------------------------------------------------------------
-
-
-def read_rows(
-    source: str | os.PathLike | IO[bytes], filename: str = ""
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (row number, {column: text}) for each data row of a CSV or XLSX file.
-
-    Row numbers are those a spreadsheet shows (the header is row 1). Blank rows are skipped.
-    Values are strings ('' for an empty cell); a row whose cells have no header gets their
-    column letters under `UNHEADED`. A header that is missing a required column, or that has an
-    unknown or repeated one, raises ImportRejected before any row is read.
-    """
-    data = _read_bytes(source)
-    name = filename or (str(source) if isinstance(source, (str, os.PathLike)) else "")
-    records = _xlsx_records(data) if _is_xlsx(data, name) else _csv_records(data)
-    header: list[str] | None = None
-    for row_number, cells in records:
-        if header is None:
-            if not any(cells):
-                raise ImportRejected([_problem(row_number, None, _("the header row is empty"))])
-            header = _check_header(cells)
-            continue
-        if not any(cell.strip() for cell in cells):
-            continue
-        row: dict[str, Any] = dict.fromkeys(header_names(header), "")
-        unheaded = []
-        for index, value in enumerate(cells):
-            name_ = header[index] if index < len(header) else ""
-            if name_:
-                row[name_] = value
-            elif value.strip():
-                unheaded.append(_column_letter(index))
-        if unheaded:
-            row[UNHEADED] = unheaded
-        yield row_number, row
-    if header is None:
-        raise ImportRejected([_problem(1, None, _("the file is empty"))])
-
-
-def header_names(header: list[str]) -> list[str]:
-    return [name for name in header if name]
-
-
-def _read_bytes(source: str | os.PathLike | IO[bytes]) -> bytes:
-    if isinstance(source, (str, os.PathLike)):
-        return Path(source).read_bytes()
-    data = source.read()
-    return data.encode("utf-8") if isinstance(data, str) else data
-
-
-def _is_xlsx(data: bytes, name: str) -> bool:
-    lower = name.lower()
-    if lower.endswith(".xls") or data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ServiceError(
-            _("old Excel (.xls) files are not supported: save the file as .xlsx or CSV UTF-8")
-        )
-    if data.startswith(b"PK\x03\x04"):
-        return True
-    if lower.endswith((".xlsx", ".xlsm")):
-        raise ServiceError(_("the file is not a valid XLSX workbook"))
-    return False
-
-
-def _csv_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ServiceError(
-            _(
-                "the file is not UTF-8 text (first bad byte on line %(line)d): in Excel, "
-                "save it as 'CSV UTF-8'"
-            )
-            % {"line": line}
-        ) from None
-    first_line = text.split("\n", 1)[0]
-    # Excel writes ';' where ',' is the decimal separator (French, German… locales); header
-    # names contain neither, so the header line tells which one the file uses.
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    # A spreadsheet shows one row per record, even when a quoted cell holds line breaks.
-    try:
-        yield from enumerate(reader, start=1)
-    except csv.Error as exc:
-        raise ServiceError(
-            _("the CSV file is malformed near line %(line)d") % {"line": reader.line_num}
-        ) from exc
-
-
-def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
-
-    try:
-        # data_only: a formula cell gives the value the person sees, not the formula.
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ServiceError(_("the file is not a valid XLSX workbook")) from exc
-    try:
-        if not workbook.worksheets:
-            return
-        sheet = workbook.worksheets[0]
-        # read_only mode yields an empty tuple for a missing row, so numbers stay aligned.
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [cell_text(value) for value in values]
-    finally:
-        workbook.close()
-
-
-def cell_text(value: Any) -> str:
-    """A spreadsheet cell as the text a person meant (phone numbers Excel turned into floats)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e17:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0, 0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ", timespec="minutes")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.strftime("%H:%M")
-    return str(value)
-
-
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
-
-
-def _check_header(cells: list[str]) -> list[str]:
-    names = [" ".join(cell.split()).lower() for cell in cells]
-    problems = []
-    seen: set[str] = set()
-    for name in names:
-        if not name:
-            continue
-        if name in seen:
-            problems.append(_problem(1, name[:40], _("the column appears more than once")))
-        elif name not in COLUMNS:
-            close = difflib.get_close_matches(name, COLUMNS, n=1)
-            hint = (
-                _("unknown column (did you mean %(name)s?)") % {"name": close[0]}
-                if close
-                else _("unknown column (expected: %(columns)s)") % {"columns": ", ".join(COLUMNS)}
-            )
-            problems.append(_problem(1, name[:40], hint))
-        seen.add(name)
-    problems += [_problem(1, c, _("missing")) for c in REQUIRED_COLUMNS if c not in seen]
-    if problems:
-        raise ImportRejected(problems)
-    return names
 
 
 # --- validating ----------------------------------------------------------------------------
@@ -328,10 +112,21 @@ class MemberPlan:
         return [key for key in now if now[key] != new[key]]
 
 
+class MemberColumns(NamedTuple):
+    code: str
+    name: str
+    kind: str
+    status: str
+    row: int  # where they were first seen
+
+
 @dataclass
 class ImportPlan:
     rows: int = 0
     members: dict[str, MemberPlan] = field(default_factory=dict)  # by member code
+    # Each member's columns as first given, even on a row with other problems: later rows must
+    # agree with them.
+    first_seen: dict[str, MemberColumns] = field(default_factory=dict, repr=False)
 
 
 class Progress(Protocol):
@@ -341,6 +136,18 @@ class Progress(Protocol):
 
 # progress(description, total) -> a bar with update() and close() (tqdm fits).
 ProgressFactory = Callable[[str, int], Progress]
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _no_progress(description: str, total: int) -> Progress:
+    return _NoBar()
 
 
 def validate_rows(
@@ -370,10 +177,10 @@ def validate_rows(
         if progress is not None:
             progress.update(1)
     if plan.rows == 0 and not problems:
-        problems.append(_problem(2, None, _("the file has no contact points (no data rows)")))
+        problems.append(problem(2, None, _("the file has no contact points (no data rows)")))
     if network is not None:
         _attach_existing(plan, network)
-    return plan, sorted(problems, key=lambda p: (p.row, _column_rank(p.column)))
+    return plan, sorted(problems, key=lambda p: (p.row, column_rank(p.column)))
 
 
 def _attach_existing(plan: ImportPlan, network: Network) -> None:
@@ -382,14 +189,19 @@ def _attach_existing(plan: ImportPlan, network: Network) -> None:
         return
     for member in Member.objects.filter(network=network, code__in=codes):
         plan.members[member.code].existing = member
-    counts = (
-        ContactPoint.objects.filter(network=network, member__code__in=codes)
+    _count_contact_points(plan, network)
+
+
+def _count_contact_points(plan: ImportPlan, network: Network) -> None:
+    """How many contact points each member of the plan has now (what an import removes)."""
+    counts = dict(
+        ContactPoint.objects.filter(network=network, member__code__in=list(plan.members))
         .order_by()
         .values_list("member__code")
         .annotate(n=Count("pk"))
     )
-    for code, n in counts:
-        plan.members[code].existing_contact_points = n
+    for code, mp in plan.members.items():
+        mp.existing_contact_points = counts.get(code, 0)
 
 
 def _cell(row: dict[str, Any], column: str) -> str:
@@ -403,7 +215,7 @@ def _cell(row: dict[str, Any], column: str) -> str:
 
 def _validate_row(row_number: int, row: dict[str, Any], plan: ImportPlan) -> list[ImportProblem]:
     problems = [
-        _problem(
+        problem(
             row_number,
             letter,
             _("value in a column without a header (put values containing the delimiter in quotes)"),
@@ -413,8 +225,8 @@ def _validate_row(row_number: int, row: dict[str, Any], plan: ImportPlan) -> lis
     member, member_problems = _validate_member(row_number, row, plan)
     problems += member_problems
 
-    code = member[0] if member else _cell(row, "member_code").strip().upper()
-    kind = member[2] if member else _cell(row, "member_kind").strip().lower()
+    code = member.code if member else _cell(row, "member_code").strip().upper()
+    kind = member.kind if member else _cell(row, "member_kind").strip().lower()
     region = code if kind == MemberKind.STATE and len(code) == 2 else None
     raw: dict[str, Any] = {name: _cell(row, name) for name in _PLAIN_FIELDS}
     sources: list[str] = []
@@ -426,23 +238,20 @@ def _validate_row(row_number: int, row: dict[str, Any], plan: ImportPlan) -> lis
             sources.append(column)
     raw["channels"] = channels
     try:
-        data = _validate_contact_point(raw, region)
+        data = validate_contact_point(raw, region=region)
     except FieldErrors as exc:
         problems += [
-            _problem(row_number, _column_of(name, sources), message) for name, message in exc.errors
+            problem(row_number, _column_of(name, sources), message) for name, message in exc.errors
         ]
         data = None
     if member is not None and data is not None and not problems:
-        code, name, kind, status = member
-        entry = plan.members.get(code)
+        entry = plan.members.get(member.code)
         if entry is None:
-            entry = plan.members[code] = MemberPlan(code, name, kind, status, row_number)
+            entry = plan.members[member.code] = MemberPlan(
+                member.code, member.name, member.kind, member.status, member.row
+            )
         entry.contact_points.append(data)
     return problems
-
-
-def _validate_contact_point(raw: dict[str, Any], region: str | None) -> ContactPointData:
-    return validate_contact_point(raw, region=region)
 
 
 def _column_of(field_name: str, sources: list[str]) -> str:
@@ -453,6 +262,15 @@ def _column_of(field_name: str, sources: list[str]) -> str:
     if field_name == "channels":
         return "phone"  # "at least one channel is required": phone is the first such column
     return field_name
+
+
+def _message(validate: Callable[[str], str], value: str) -> str:
+    """The networks service's own message for a value already known to be invalid."""
+    try:
+        validate(value)
+    except ServiceError as exc:
+        return exc.message
+    raise AssertionError(f"{validate.__name__} accepted a value that is not among the choices")
 
 
 @lru_cache(maxsize=512)
@@ -472,36 +290,35 @@ def _check_code(code: str, kind: str, language: str | None) -> str | None:
 
 def _validate_member(
     row_number: int, row: dict[str, Any], plan: ImportPlan
-) -> tuple[tuple[str, str, str, str] | None, list[ImportProblem]]:
+) -> tuple[MemberColumns | None, list[ImportProblem]]:
     problems = []
     code = _cell(row, "member_code").strip().upper()
     name = " ".join(_cell(row, "member_name").split())
     kind = _cell(row, "member_kind").strip().lower()
     status = _cell(row, "member_status").strip().lower()
-    kind_ok = True
-    try:
-        kind = network_services.validate_kind(kind)
-    except ServiceError as exc:
-        problems.append(_problem(row_number, "member_kind", exc.message))
-        kind_ok = False
+    kind_ok = kind in _KINDS
+    if not kind_ok:
+        problems.append(
+            problem(row_number, "member_kind", _message(network_services.validate_kind, kind))
+        )
     if not code:
-        problems.append(_problem(row_number, "member_code", _("a member code is required")))
+        problems.append(problem(row_number, "member_code", _("a member code is required")))
     elif kind_ok:  # which codes are valid depends on the kind
         message = _check_code(code, kind, get_language())
         if message:
-            problems.append(_problem(row_number, "member_code", message))
+            problems.append(problem(row_number, "member_code", message))
     if not name:
-        problems.append(_problem(row_number, "member_name", _("the member's name is required")))
+        problems.append(problem(row_number, "member_name", _("the member's name is required")))
     elif len(name) > 200:
-        problems.append(_problem(row_number, "member_name", _("is longer than 200 characters")))
-    try:
-        status = network_services.validate_status(status)
-    except ServiceError as exc:
-        problems.append(_problem(row_number, "member_status", exc.message))
+        problems.append(problem(row_number, "member_name", _("is longer than 200 characters")))
+    if status not in _STATUSES:
+        problems.append(
+            problem(row_number, "member_status", _message(network_services.validate_status, status))
+        )
     if problems:
         return None, problems
-    earlier = plan.members.get(code)
-    if earlier is not None:
+    earlier = plan.first_seen.setdefault(code, MemberColumns(code, name, kind, status, row_number))
+    if earlier.row != row_number:
         for column, value, first in (
             ("member_name", name, earlier.name),
             ("member_kind", kind, earlier.kind),
@@ -509,19 +326,19 @@ def _validate_member(
         ):
             if value != first:
                 problems.append(
-                    _problem(
+                    problem(
                         row_number,
                         column,
                         _("%(code)s is '%(first)s' on row %(row)d, '%(value)s' here")
                         % {
                             "code": code,
                             "first": first[:60],
-                            "row": earlier.first_row,
+                            "row": earlier.row,
                             "value": value[:60],
                         },
                     )
                 )
-    return (None if problems else (code, name, kind, status)), problems
+    return (None if problems else earlier), problems
 
 
 # --- importing -----------------------------------------------------------------------------
@@ -622,19 +439,19 @@ def import_directory(
         filename or (str(file) if isinstance(file, (str, os.PathLike)) else "")
     )
     rows = list(read_rows(file, source))
-    show_progress = progress is not None and len(rows) > PROGRESS_THRESHOLD
-    bar = progress(_("validating"), len(rows)) if show_progress else None
+    if progress is None or len(rows) <= PROGRESS_THRESHOLD:
+        progress = _no_progress
+    bar = progress(_("validating rows"), len(rows))
     try:
         plan, problems = validate_rows(rows, network, progress=bar)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if problems:
         raise ImportRejected(problems)
     if dry_run:
         return _report(network, source, plan, dry_run=True)
 
-    bar = progress(_("writing"), len(plan.members) + 1) if show_progress else None
+    bar = progress(_("writing members"), len(plan.members) + 1)
     actions: dict[str, str] = {}
     try:
         with transaction.atomic():
@@ -653,35 +470,13 @@ def import_directory(
                     existing=existing,
                     access=access,
                 )
-                if created:
-                    actions[code] = "created"
-                elif (before.name, before.kind, before.status) != (mp.name, mp.kind, mp.status):
-                    actions[code] = "updated"
-                else:
-                    actions[code] = "unchanged"
                 mp.existing = None if created else before
+                actions[code] = "created" if created else "updated" if mp.changes else "unchanged"
                 entries.append((member, mp.contact_points))
-                if bar is not None:
-                    bar.update(1)
-            _attach_counts(plan, network)
-            directory_services.replace_member_entries(actor, network, entries, source=source)
-            if bar is not None:
                 bar.update(1)
+            _count_contact_points(plan, network)  # as they are inside the transaction
+            directory_services.replace_member_entries(actor, network, entries, source=source)
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return _report(network, source, plan, dry_run=False, actions=actions)
-
-
-def _attach_counts(plan: ImportPlan, network: Network) -> None:
-    """Contact points each member has just before they are replaced (inside the transaction)."""
-    for mp in plan.members.values():
-        mp.existing_contact_points = 0
-    counts = (
-        ContactPoint.objects.filter(network=network, member__code__in=list(plan.members))
-        .order_by()
-        .values_list("member__code")
-        .annotate(n=Count("pk"))
-    )
-    for code, n in counts:
-        plan.members[code].existing_contact_points = n

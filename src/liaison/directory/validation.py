@@ -6,6 +6,7 @@ written for the person who typed the value (never echoing more than the offendin
 
 from __future__ import annotations
 
+import functools
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -18,13 +19,16 @@ from liaison.directory import availability as av
 from liaison.directory.models import ChannelKind, ContactPointType
 
 PHONE_KINDS = frozenset({ChannelKind.PHONE, ChannelKind.MOBILE, ChannelKind.FAX})
+# Sets built once: `Choices.values` builds a new list on every call (an import makes 50,000).
+_TYPES = frozenset(ContactPointType.values)
+_CHANNEL_KINDS = frozenset(ChannelKind.values)
 _ISO_639_1 = frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
 _TIMEZONES = frozenset(available_timezones())
 
 
 def parse_type(value: str) -> str:
     cleaned = (value or "").strip().lower().replace(" ", "_").replace("-", "_")
-    if cleaned not in ContactPointType.values:
+    if cleaned not in _TYPES:
         raise ValueError(
             f"unknown type {value!r} (expected one of: {', '.join(ContactPointType.values)})"
         )
@@ -72,7 +76,7 @@ def parse_email(value: str) -> str:
 
 
 def parse_channel(kind: str, value: str, region: str | None = None) -> str:
-    if kind not in ChannelKind.values:
+    if kind not in _CHANNEL_KINDS:
         raise ValueError(
             f"unknown channel kind {kind!r} (expected one of: {', '.join(ChannelKind.values)})"
         )
@@ -125,9 +129,14 @@ def parse_languages(value: str | list[str]) -> str:
 
 def parse_availability(value: str) -> av.Schedule:
     try:
-        return av.parse_availability(value or "")
+        return _schedule(value or "")
     except av.AvailabilityError as exc:
         raise ValueError(str(exc)) from None
+
+
+# An import parses the same few schedules thousands of times; a Schedule is immutable, so one
+# parsed value can be shared (errors are not cached: they are raised again each time).
+_schedule = functools.lru_cache(maxsize=1024)(av.parse_availability)
 
 
 def parse_exceptions(value: str) -> tuple[av.AvailabilityException, ...]:

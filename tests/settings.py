@@ -7,6 +7,6 @@ import tempfile
 os.environ.setdefault("LIAISON_DATA_DIR", tempfile.mkdtemp(prefix="liaison-test-"))
 os.environ.setdefault("LIAISON_TESTING", "1")
 
-from liaison.settings import *  # noqa: E402, F403
+from liaison.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -75,9 +75,7 @@ def web_views() -> list[WebView]:
             continue
         name = f"{namespace}:{pattern.name}" if namespace else (pattern.name or route)
         params = tuple(pattern.pattern.regex.groupindex)
-        views.append(
-            WebView(name, route, params, getattr(callback, PERMISSION_ATTR, ""), callback)
-        )
+        views.append(WebView(name, route, params, getattr(callback, PERMISSION_ATTR, ""), callback))
     return views
 
 
@@ -128,7 +126,11 @@ def _objects_for(view: WebView, world):
         if view.name == "accounts:invitation_revoke":
             return [
                 ("own", {**base, "public_id": _invitation(world, world.member_a)}, world.member_a),
-                ("other", {**base, "public_id": _invitation(world, world.member_b)}, world.member_b),
+                (
+                    "other",
+                    {**base, "public_id": _invitation(world, world.member_b)},
+                    world.member_b,
+                ),
             ]
         if view.name == "accounts:role_revoke":
             own = world.officer_a.role_assignments.get(network=world.network)
@@ -205,9 +207,11 @@ def test_web_matrix(view_name, method, world, client):
             client.force_login(getattr(world, user_key))
             response = _isolated(getattr(client, method), url)
             expected = _expected(view, user_key, owner)
-            if method == "get" and expected <= {403, 404} and Perm(view.perm) in ROLE_PERMS[
-                ROLES_OF[user_key]
-            ]:
+            if (
+                method == "get"
+                and expected <= {403, 404}
+                and Perm(view.perm) in ROLE_PERMS[ROLES_OF[user_key]]
+            ):
                 # A POST-only view may refuse the method before looking at the object: 405
                 # reveals nothing. The POST run checks the object-level rule itself.
                 expected = expected | {405}

@@ -116,8 +116,8 @@ class RoleAssignment(models.Model):
             models.CheckConstraint(condition=Q(role__in=Role.values), name="role_valid"),
             # Coordinators and officers act for one member; the others for the whole network.
             models.CheckConstraint(
-                condition=(Q(role__in=list(MEMBER_ROLES)) & Q(member__isnull=False))
-                | (~Q(role__in=list(MEMBER_ROLES)) & Q(member__isnull=True)),
+                condition=(Q(role__in=sorted(MEMBER_ROLES)) & Q(member__isnull=False))
+                | (~Q(role__in=sorted(MEMBER_ROLES)) & Q(member__isnull=True)),
                 name="role_member_required",
             ),
             models.UniqueConstraint(

@@ -101,7 +101,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='roleassignment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role__in', ['officer', 'coordinator']), ('member__isnull', False)), models.Q(models.Q(('role__in', ['officer', 'coordinator']), _negated=True), ('member__isnull', True)), _connector='OR'), name='role_member_required'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role__in', ['coordinator', 'officer']), ('member__isnull', False)), models.Q(models.Q(('role__in', ['coordinator', 'officer']), _negated=True), ('member__isnull', True)), _connector='OR'), name='role_member_required'),
         ),
         migrations.AddConstraint(
             model_name='roleassignment',

@@ -58,7 +58,9 @@ class PeriodicJob:
 
 # Timers are rows swept here, not scheduled tasks: a restart loses nothing. Append
 # a PeriodicJob to add one, e.g. PeriodicJob("outbox", "liaison.delivery.outbox.sweep").
-PERIODIC_JOBS: list[PeriodicJob] = []
+PERIODIC_JOBS: list[PeriodicJob] = [
+    PeriodicJob("outbox", "liaison.delivery.services.deliver_due", every=5.0),
+]
 
 
 def run_periodic(jobs: list[PeriodicJob], *, force: bool = False) -> int:

@@ -1,0 +1,126 @@
+"""A worker killed with SIGKILL in the middle of a send: after the lease expires, another worker
+delivers the message, exactly once (the killed one never completed DATA)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.smtp_server import SMTPTestServer, _free_port, _Handler
+
+LIAISON = str(Path(sys.executable).with_name("liaison"))
+
+
+class StallingHandler(_Handler):
+    """Holds the first DATA without answering, as a hung server would."""
+
+    async def handle_DATA(self, smtp, session, envelope):
+        server = self._server
+        if server.stall_next:
+            server.stall_next = False
+            server.stalled.set()
+            await asyncio.sleep(server.stall_seconds)
+            return "451 4.3.0 Stalled"
+        return await super().handle_DATA(smtp, session, envelope)
+
+
+class StallingSMTPServer(SMTPTestServer):
+    def __init__(self, stall_seconds: float) -> None:
+        super().__init__()
+        self.stall_seconds = stall_seconds
+        self.stall_next = True
+        self.stalled = threading.Event()
+
+    def start(self) -> None:
+        port = _free_port()
+        controller = Controller(StallingHandler(self), hostname=self.host, port=port)
+        controller.start()
+        self._controller = controller
+        self.port = port
+
+
+def liaison(env, *args, timeout=120) -> str:
+    if args[0] == "shell":
+        # Quiet: Django 5.2's shell announces its automatic imports on stdout.
+        args = ("shell", "--verbosity", "0", *args[1:])
+    result = subprocess.run(  # noqa: S603
+        [LIAISON, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.skipif(not shutil.which(LIAISON), reason="the liaison script is not installed")
+def test_worker_killed_mid_send_delivers_exactly_once(tmp_path):
+    with StallingSMTPServer(stall_seconds=60) as server:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+        }
+        env.update(
+            LIAISON_DATA_DIR=str(tmp_path / "data"),
+            LIAISON_EMAIL_URL=server.url,
+            DJANGO_SETTINGS_MODULE="liaison.settings",
+            LIAISON_LOG_LEVEL="WARNING",
+        )
+        liaison(env, "migrate", "--verbosity", "0")
+        public_id = liaison(
+            env,
+            "shell",
+            "-c",
+            "from django.db import transaction\n"
+            "from liaison.delivery.services import enqueue_email\n"
+            "with transaction.atomic():\n"
+            "    d = enqueue_email(to='officer@example.org', subject='Crash test',"
+            " body='Body', kind='test.crash')\n"
+            "print(d.public_id)\n",
+        ).strip()
+
+        worker = subprocess.Popen(  # noqa: S603
+            [LIAISON, "worker", "--interval", "0.2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert server.stalled.wait(timeout=60), "the worker never reached DATA"
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+        assert server.messages == []
+
+        state = (
+            "from liaison.delivery.models import Delivery\n"
+            f"d = Delivery.objects.get(public_id='{public_id}')\n"
+            "print(d.status, d.attempts)\n"
+        )
+        assert liaison(env, "shell", "-c", state).split() == ["sending", "1"]
+        # Nobody takes a live lease over...
+        liaison(env, "worker", "--until-idle")
+        assert server.messages == []
+        # ...until it expires (time passes: move the expiry into the past).
+        liaison(
+            env,
+            "shell",
+            "-c",
+            "import datetime as dt\n"
+            "from django.utils import timezone\n"
+            "from liaison.delivery.models import Delivery\n"
+            "Delivery.objects.update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))\n",
+        )
+        liaison(env, "worker", "--until-idle")
+        (received,) = server.wait_for(1)
+        assert received.message["Message-ID"] == f"<{public_id}@liaison>"
+        assert liaison(env, "shell", "-c", state).split() == ["sent", "2"]
+        liaison(env, "worker", "--until-idle")
+        assert len(server.messages) == 1

@@ -217,6 +217,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
+# One unambiguous date format for an international audience ("30 Jun 2027"): liaison/formats/.
+FORMAT_MODULE_PATH = ["liaison.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

@@ -333,7 +333,7 @@ def test_coordinator_edits_own_contact_point(client, world):
     page = client.get(url("edit", cp.public_id))
     assert page.status_code == 200
     assert 'value="Police nationale"' in page.content.decode()
-    assert len(page.context["formset"].forms) == 2 + 3  # its channels + 3 spare rows
+    assert len(page.context["formset"].forms) == 2 + 1  # its channels + 1 spare row
 
     response = client.post(
         url("edit", cp.public_id),

@@ -44,9 +44,16 @@ def test_directory_fits_a_phone(phone_page, world):
     expect(page.get_by_role("heading", name="Directory", exact=True)).to_be_visible()
     expect(page.locator("#results").get_by_role("link", name="Police nationale")).to_be_visible()
     assert_no_horizontal_scroll(page, "the directory list")
+    # The duty officer sees results on the first screen: the rarer filters wait behind
+    # "More filters", and the date fields only show for "At a given date and time".
+    first = page.locator("#results").get_by_role("link").first
+    assert first.bounding_box()["y"] + first.bounding_box()["height"] <= page.viewport_size["height"]
+    expect(page.get_by_label(field("Language"))).to_be_hidden()
+    expect(page.get_by_label(field("Available at (date and time)"))).to_be_hidden()
     screenshot(page, "phone-02-directory")
     screenshot(page, "phone-02-directory-first-screen", full_page=False)
 
+    page.get_by_text("More filters").click()
     page.get_by_label(field("Language")).select_option(label="French")
     page.get_by_label(field("Available")).select_option(label="Now")
     expect(page.locator("#results").get_by_role("link", name="Bundeskriminalamt")).to_have_count(0)

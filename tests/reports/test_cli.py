@@ -79,8 +79,11 @@ def test_unknown_network_is_a_clear_error():
         call_command("report", "stats", "--network", "nowhere", "--format", "json")
 
 
-def test_exit_codes_of_the_liaison_front(capsys):
+def test_exit_codes_of_the_liaison_front(capsys, monkeypatch):
     """Through `liaison` itself: clear one-line errors and a non-zero exit, no traceback."""
+    # A management command closes every connection when it ends; on PostgreSQL that would close
+    # the test's own transaction-wrapped connection.
+    monkeypatch.setattr("django.db.connections.close_all", lambda: None)
     main(["network", "create", "budapest", "--name", "Budapest"])
     with pytest.raises(SystemExit) as again:
         main(["network", "create", "budapest", "--name", "Budapest"])

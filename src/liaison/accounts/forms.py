@@ -8,14 +8,15 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from liaison.accounts.services import TOKEN_DAYS_MAX
+from liaison.core.forms import Form
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(Form):
     full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
 
 
-class TokenForm(forms.Form):
+class TokenForm(Form):
     name = forms.CharField(
         label=_("Name"),
         max_length=100,
@@ -32,7 +33,7 @@ class TokenForm(forms.Form):
     )
 
 
-class InviteForm(forms.Form):
+class InviteForm(Form):
     email = forms.EmailField(label=_("E-mail address"))
     role = forms.ChoiceField(label=_("Role"))
     member = forms.ModelChoiceField(
@@ -51,7 +52,7 @@ class InviteForm(forms.Form):
             self.fields["role"].initial = roles[0][0]
 
 
-class AcceptInvitationForm(forms.Form):
+class AcceptInvitationForm(Form):
     full_name = forms.CharField(label=_("Full name"), max_length=200)
     password1 = forms.CharField(
         label=_("Password"),

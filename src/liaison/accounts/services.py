@@ -284,7 +284,8 @@ def revoke_role(actor, assignment: RoleAssignment) -> None:
         raise PermissionDenied(_("You may not take this role away."))
     with transaction.atomic():
         locked = (
-            RoleAssignment.objects.select_for_update()
+            # of=("self",): PostgreSQL cannot lock the nullable side of the member outer join.
+            RoleAssignment.objects.select_for_update(of=("self",))
             .select_related("user", "member", "network")
             .filter(pk=assignment.pk)
             .first()
@@ -501,7 +502,7 @@ def accept_invitation(
         invitation = find_invitation(raw_token)
         if invitation is not None:
             invitation = (
-                Invitation.objects.select_for_update()
+                Invitation.objects.select_for_update(of=("self",))
                 .select_related("network", "member", "invited_by")
                 .get(pk=invitation.pk)
             )
@@ -659,7 +660,9 @@ def revoke_token(actor, token: ApiToken) -> ApiToken:
     if actor is not None and (not _is_user(actor) or actor.pk != token.user_id):
         raise PermissionDenied(_("You may only revoke your own tokens."))
     with transaction.atomic():
-        token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+        token = (
+            ApiToken.objects.select_for_update(of=("self",)).select_related("user").get(pk=token.pk)
+        )
         if token.revoked_at is not None:
             raise ServiceError(_("this token has already been revoked"), "token")
         token.revoked_at = timezone.now()

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from liaison.audit.queries import EventFilters
+from liaison.core.forms import Form
 
 VIA_CHOICES = [
     ("", _("Any")),
@@ -16,7 +17,7 @@ VIA_CHOICES = [
 ]
 
 
-class EventFilterForm(forms.Form):
+class EventFilterForm(Form):
     actor = forms.CharField(label=_("Actor (e-mail contains)"), required=False, max_length=254)
     action = forms.CharField(label=_("Action (starts with)"), required=False, max_length=100)
     object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)

@@ -6,13 +6,18 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from liaison.core.views import authenticated, public
-from liaison.networks.queries import visible_networks
+from liaison.networks.queries import resolve_access, visible_networks
 
 
 @authenticated
 def home(request):
-    networks = list(visible_networks(request.user))
-    return render(request, "core/home.html", {"networks": networks})
+    # Each card links straight to the pages the user's roles open there (one query per
+    # network: a person holds roles in a few networks at most).
+    cards = [
+        {"network": network, "perms": resolve_access(request.user, network).perms}
+        for network in visible_networks(request.user)
+    ]
+    return render(request, "core/home.html", {"cards": cards})
 
 
 @public

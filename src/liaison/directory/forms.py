@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from liaison.core.forms import Form
 from liaison.directory.models import ChannelKind, ContactPointType
 from liaison.directory.queries import DirectoryFilters
 from liaison.directory.schemas import FIELDS
@@ -68,7 +69,7 @@ def default_timezone(member) -> str:
 # --- list filters ----------------------------------------------------------------------------
 
 
-class DirectoryFilterForm(forms.Form):
+class DirectoryFilterForm(Form):
     """GET filters of the directory list. Filters go in the query string; contact details never."""
 
     q = forms.CharField(
@@ -104,6 +105,9 @@ class DirectoryFilterForm(forms.Form):
 
     at_chosen = False  # set by filters(): the availability shown is at a chosen instant
 
+    # Behind "More filters" on a phone: the duty officer's first screen keeps the results.
+    MORE_FILTERS = ("member", "type", "language")
+
     def __init__(self, data=None, *, members=(), languages=(), **kwargs):
         super().__init__(data, **kwargs)
         self.fields["member"].choices = [("", _("All members"))] + [
@@ -112,6 +116,16 @@ class DirectoryFilterForm(forms.Form):
         self.fields["type"].choices = [("", _("All types")), *ContactPointType.choices]
         self.fields["language"].choices = [("", _("All languages")), *languages]
         self.fields["tz"].choices = [(DEFAULT_TZ, "UTC"), *timezone_choices()]
+
+    def main_fields(self):
+        return [field for field in self if field.name not in self.MORE_FILTERS]
+
+    def more_fields(self):
+        return [self[name] for name in self.MORE_FILTERS]
+
+    def more_filters_used(self) -> bool:
+        """Whether one of the filters behind "More filters" is set (it then starts open)."""
+        return self.is_bound and any(self.data.get(name) for name in self.MORE_FILTERS)
 
     def clean_at(self) -> datetime | None:
         raw = (self.cleaned_data.get("at") or "").strip()
@@ -168,7 +182,7 @@ EXCEPTIONS_HELP = _(
 )
 
 
-class ContactPointForm(forms.Form):
+class ContactPointForm(Form):
     """The scalar fields of a contact point (channels are the ChannelFormSet)."""
 
     type = forms.ChoiceField(label=_("Type"), choices=ContactPointType.choices)
@@ -194,13 +208,13 @@ class ContactPointForm(forms.Form):
         label=_("Instructions"),
         required=False,
         max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 5}),
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("How to reach the desk, what to send first, who to ask for."),
     )
     pgp_key = forms.CharField(
         label=_("OpenPGP public key"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
         help_text=_("ASCII-armoured block (-----BEGIN PGP PUBLIC KEY BLOCK-----…), optional."),
     )
     review_date = forms.CharField(
@@ -219,8 +233,11 @@ class ContactPointForm(forms.Form):
         return {name: self.cleaned_data.get(name, "") for name in FIELDS if name in self.fields}
 
 
-class ChannelForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), choices=ChannelKind.choices, required=False)
+class ChannelForm(Form):
+    # "—" first: a spare row is not preset to a kind; the kind is asked for once a value is typed.
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", "—"), *ChannelKind.choices], required=False
+    )
     value = forms.CharField(
         label=_("Number, address or name"),
         max_length=300,
@@ -228,6 +245,13 @@ class ChannelForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     notes = forms.CharField(label=_("Notes"), max_length=300, required=False)
+
+    def clean(self):
+        data = super().clean()
+        filled = (data.get("value") or "").strip() or (data.get("notes") or "").strip()
+        if filled and not data.get("kind") and not data.get("DELETE"):
+            self.add_error("kind", _("Choose the kind of channel."))
+        return data
 
 
 class BaseChannelFormSet(forms.BaseFormSet):
@@ -254,12 +278,22 @@ class BaseChannelFormSet(forms.BaseFormSet):
 ChannelFormSet = forms.formset_factory(
     ChannelForm,
     formset=BaseChannelFormSet,
-    extra=3,
+    extra=1,
     can_delete=True,
     max_num=30,
     absolute_max=60,
     validate_max=True,
 )
+
+
+ADD_CHANNEL = "add_channel"  # the editor's "Add another channel" submit button
+
+
+def channel_rows_posted(data) -> list[dict]:
+    """The channel rows as typed in (not validated), to show them again with one more row."""
+    posted = ChannelFormSet(data, prefix="channels")
+    names = ("kind", "value", "notes", "DELETE")
+    return [{name: form[name].value() for name in names} for form in posted.forms]
 
 
 def channel_initial(cp) -> list[dict]:

@@ -24,11 +24,13 @@ from liaison.core.views import network_view
 from liaison.directory import availability as av
 from liaison.directory import queries, services
 from liaison.directory.forms import (
+    ADD_CHANNEL,
     ChannelFormSet,
     ContactPointForm,
     DirectoryFilterForm,
     apply_field_errors,
     channel_initial,
+    channel_rows_posted,
     default_timezone,
 )
 from liaison.directory.schemas import FieldErrors, current_data
@@ -222,6 +224,16 @@ def _editable(access, public_id):
     return cp
 
 
+def _with_another_channel(data):
+    """The editor again as typed in, with one more empty channel row and no errors shown:
+    the "Add another channel" button, which works without JavaScript."""
+    form = ContactPointForm(
+        initial={name: data.get(name, "") for name in ContactPointForm.base_fields}
+    )
+    formset = ChannelFormSet(initial=channel_rows_posted(data), prefix="channels")
+    return form, formset
+
+
 def _save(form, formset, save):
     """Validate the forms, call `save(raw)`; map FieldErrors back. The result, or None."""
     if not (form.is_valid() and formset.is_valid()):
@@ -250,7 +262,9 @@ def contact_point_create(request, access):
             return render(request, "directory/choose_member.html", {"editable": editable})
         member = editable[0]
 
-    if request.method == "POST":
+    if request.method == "POST" and ADD_CHANNEL in request.POST:
+        form, formset = _with_another_channel(request.POST)
+    elif request.method == "POST":
         form = ContactPointForm(request.POST)
         formset = ChannelFormSet(request.POST, prefix="channels")
         cp = _save(
@@ -276,7 +290,9 @@ def contact_point_create(request, access):
 @network_view(Perm.DIRECTORY_EDIT)
 def contact_point_edit(request, access, public_id):
     cp = _editable(access, public_id)
-    if request.method == "POST":
+    if request.method == "POST" and ADD_CHANNEL in request.POST:
+        form, formset = _with_another_channel(request.POST)
+    elif request.method == "POST":
         form = ContactPointForm(request.POST)
         formset = ChannelFormSet(request.POST, prefix="channels")
         saved = _save(

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from liaison.core.errors import ServiceError
+from liaison.core.forms import Form
 from liaison.networks.models import MemberKind, MemberStatus
 
 
@@ -17,7 +18,7 @@ class ServiceErrorMixin:
         self.add_error(field, exc.message)  # type: ignore[attr-defined]
 
 
-class MemberFilterForm(forms.Form):
+class MemberFilterForm(Form):
     q = forms.CharField(
         label=_("Name or code"),
         required=False,
@@ -34,7 +35,7 @@ class MemberFilterForm(forms.Form):
     )
 
 
-class MemberCreateForm(ServiceErrorMixin, forms.Form):
+class MemberCreateForm(ServiceErrorMixin, Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=MemberKind.choices)
     code = forms.CharField(
         label=_("Code"),
@@ -56,7 +57,7 @@ class MemberCreateForm(ServiceErrorMixin, forms.Form):
     )
 
 
-class MemberEditForm(ServiceErrorMixin, forms.Form):
+class MemberEditForm(ServiceErrorMixin, Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     status = forms.ChoiceField(label=_("Status"), choices=MemberStatus.choices)
     status_since = forms.DateField(
@@ -76,7 +77,7 @@ class MemberEditForm(ServiceErrorMixin, forms.Form):
     )
 
 
-class NetworkSettingsForm(ServiceErrorMixin, forms.Form):
+class NetworkSettingsForm(ServiceErrorMixin, Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     legal_basis = forms.CharField(
         label=_("Legal basis"),

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pycountry
 from django import template
+from django.utils.html import format_html
 from django.utils.translation import get_language
 
 from liaison.directory.models import ChannelKind
@@ -42,7 +43,14 @@ def language_names(codes) -> str:
 
 @register.filter
 def channel_display(channel) -> str:
-    return format_phone(channel.value) if channel.kind in PHONE_KINDS else channel.value
+    """A phone number in its readable form; an e-mail address with a line-break opportunity
+    before its '@' (a long one may wrap there on a phone, rather than anywhere)."""
+    if channel.kind in PHONE_KINDS:
+        return format_phone(channel.value)
+    if channel.kind == ChannelKind.EMAIL and "@" in channel.value:
+        local, domain = channel.value.rsplit("@", 1)
+        return format_html("{}<wbr>@{}", local, domain)
+    return channel.value
 
 
 @register.filter

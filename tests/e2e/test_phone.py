@@ -46,8 +46,8 @@ def test_directory_fits_a_phone(phone_page, world):
     assert_no_horizontal_scroll(page, "the directory list")
     # The duty officer sees results on the first screen: the rarer filters wait behind
     # "More filters", and the date fields only show for "At a given date and time".
-    first = page.locator("#results").get_by_role("link").first
-    assert first.bounding_box()["y"] + first.bounding_box()["height"] <= page.viewport_size["height"]
+    box = page.locator("#results").get_by_role("link").first.bounding_box()
+    assert box["y"] + box["height"] <= page.viewport_size["height"]
     expect(page.get_by_label(field("Language"))).to_be_hidden()
     expect(page.get_by_label(field("Available at (date and time)"))).to_be_hidden()
     screenshot(page, "phone-02-directory")

@@ -77,7 +77,6 @@ _PLAIN_FIELDS = (
 # build a list on each call); the networks service still gives the messages.
 _KINDS = frozenset(MemberKind.values)
 _STATUSES = frozenset(MemberStatus.values)
-ORGANISATION_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 PROGRESS_THRESHOLD = 500  # rows; smaller files are done before a bar would be read
 
 
@@ -280,7 +279,7 @@ def _check_code(code: str, kind: str, language: str | None) -> str | None:
         network_services.validate_code(code, kind)
     except ServiceError as exc:
         return exc.message
-    if kind == MemberKind.ORGANISATION and not ORGANISATION_CODE_RE.match(code):
+    if kind == MemberKind.ORGANISATION and not network_services.ORGANISATION_CODE_RE.match(code):
         return _(
             "invalid organisation code '%(code)s': it starts with a letter, then 1 to 15 "
             "capital letters, digits or _ (e.g. EU, INTERPOL)"

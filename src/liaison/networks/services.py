@@ -23,7 +23,9 @@ from liaison.networks.models import Member, MemberKind, MemberStatus, MemberStat
 from liaison.networks.queries import resolve_access
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-ORGANISATION_CODE_RE = re.compile(r"^[A-Z0-9_]{2,16}$")
+# One rule for the member form and the directory import: a capital letter first, so that an
+# organisation code is never mistaken for a number.
+ORGANISATION_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 # How far ahead a status change may be recorded (a ratification with a known entry into force).
 MAX_FUTURE = dt.timedelta(days=366)
 
@@ -134,8 +136,8 @@ def validate_code(code: str, kind: str) -> str:
     elif not ORGANISATION_CODE_RE.match(code):
         raise ServiceError(
             _(
-                "invalid organisation code '%(code)s': 2 to 16 capital letters, digits or _ "
-                "(e.g. EU, INTERPOL, OAS_CICTE)"
+                "invalid organisation code '%(code)s': 2 to 16 capital letters, digits or _, "
+                "starting with a letter (e.g. EU, INTERPOL, OAS_CICTE)"
             )
             % {"code": code[:16]},
             "code",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import email.policy
 import errno
+import logging
 import socket
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from typing import Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+# aiosmtpd logs every connection at INFO from its own thread, which can outlive a test's captured
+# stderr ("I/O operation on closed file"); its warnings and errors still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 __all__ = ["Received", "SMTPTestServer"]
 

@@ -20,30 +20,13 @@ from pathlib import Path
 import phonenumbers
 import pycountry
 
+# The directory file's columns: the demo is loaded through the real import.
+from liaison.directory.tabular import COLUMNS
+
 BUDAPEST_SLUG = "budapest-247"
 FTF_SLUG = "ftf-247"
 DEMO_SLUGS = (BUDAPEST_SLUG, FTF_SLUG)
 
-# Exactly the columns of the directory file (DESIGN.md "Directory file"), in that order.
-COLUMNS = (
-    "member_code",
-    "member_name",
-    "member_kind",
-    "member_status",
-    "type",
-    "institution",
-    "unit",
-    "phone",
-    "email",
-    "availability",
-    "timezone",
-    "languages",
-    "instructions",
-    "phone_2",
-    "email_2",
-    "fax",
-    "secure_channel",
-)
 
 # code: (national languages, IANA time zone of the capital). Every state of both networks.
 COUNTRIES: dict[str, tuple[str, str]] = {

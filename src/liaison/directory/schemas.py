@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from liaison.core.errors import ServiceError
 from liaison.directory import availability as av
 from liaison.directory import validation as v
@@ -73,7 +75,9 @@ def _as_date(value: Any) -> date | None:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+        raise ValueError(
+            _("%(value)s is not a date (expected YYYY-MM-DD)") % {"value": repr(value)}
+        ) from None
 
 
 def current_data(cp) -> dict[str, Any]:
@@ -118,9 +122,9 @@ def validate_contact_point(
         raw.get("institution", ""),
         required=True,
         max_length=300,
-        what="institution",
+        what=_("institution"),
     )
-    check("unit", v.parse_text, raw.get("unit", ""), required=False, max_length=300, what="unit")
+    check("unit", v.parse_text, raw.get("unit", ""), required=False, max_length=300, what=_("unit"))
     check("availability", v.parse_availability, raw.get("availability") or "24/7")
     check("availability_exceptions", v.parse_exceptions, raw.get("availability_exceptions", ""))
     check("timezone", v.parse_timezone, raw.get("timezone", ""))
@@ -131,7 +135,7 @@ def validate_contact_point(
         raw.get("instructions", ""),
         required=False,
         max_length=5000,
-        what="instructions",
+        what=_("instructions"),
     )
     check("pgp_key", v.parse_pgp_key, raw.get("pgp_key", ""))
     check("review_date", _as_date, raw.get("review_date"))

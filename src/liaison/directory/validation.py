@@ -14,6 +14,7 @@ import phonenumbers
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 from liaison.directory import availability as av
 from liaison.directory.models import ChannelKind, ContactPointType
@@ -30,7 +31,8 @@ def parse_type(value: str) -> str:
     cleaned = (value or "").strip().lower().replace(" ", "_").replace("-", "_")
     if cleaned not in _TYPES:
         raise ValueError(
-            f"unknown type {value!r} (expected one of: {', '.join(ContactPointType.values)})"
+            _("unknown type %(value)s (expected one of: %(choices)s)")
+            % {"value": repr(value), "choices": ", ".join(ContactPointType.values)}
         )
     return cleaned
 
@@ -39,16 +41,17 @@ def parse_phone(value: str, region: str | None = None) -> str:
     """E.164. A number without +country code is read in the member's country (`region`)."""
     raw = (value or "").strip()
     if not raw:
-        raise ValueError("phone number is empty")
+        raise ValueError(_("phone number is empty"))
     hint = region if region and len(region) == 2 else None
     try:
         number = phonenumbers.parse(raw, hint)
     except phonenumbers.NumberParseException:
         raise ValueError(
-            f"{raw!r} is not a phone number (write it as +<country code> <number>)"
+            _("%(value)s is not a phone number (write it as +<country code> <number>)")
+            % {"value": repr(raw)}
         ) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{raw!r} is not a valid phone number")
+        raise ValueError(_("%(value)s is not a valid phone number") % {"value": repr(raw)})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -64,21 +67,24 @@ def format_phone(e164: str) -> str:
 def parse_email(value: str) -> str:
     raw = (value or "").strip()
     if not raw:
-        raise ValueError("e-mail address is empty")
+        raise ValueError(_("e-mail address is empty"))
     if len(raw) > 300:  # Channel.value's length; addresses may reach 320 characters
-        raise ValueError("e-mail address is longer than 300 characters")
+        raise ValueError(_("e-mail address is longer than 300 characters"))
     try:
         validate_email(raw)
     except ValidationError:
-        raise ValueError(f"{raw!r} is not a valid e-mail address") from None
-    local, _, domain = raw.rpartition("@")
+        raise ValueError(
+            _("%(value)s is not a valid e-mail address") % {"value": repr(raw)}
+        ) from None
+    local, _at, domain = raw.rpartition("@")
     return f"{local}@{domain.lower()}"
 
 
 def parse_channel(kind: str, value: str, region: str | None = None) -> str:
     if kind not in _CHANNEL_KINDS:
         raise ValueError(
-            f"unknown channel kind {kind!r} (expected one of: {', '.join(ChannelKind.values)})"
+            _("unknown channel kind %(value)s (expected one of: %(choices)s)")
+            % {"value": repr(kind), "choices": ", ".join(ChannelKind.values)}
         )
     if kind in PHONE_KINDS:
         return parse_phone(value, region)
@@ -86,22 +92,23 @@ def parse_channel(kind: str, value: str, region: str | None = None) -> str:
         return parse_email(value)
     cleaned = (value or "").strip()
     if not cleaned:
-        raise ValueError(f"{kind} is empty")
+        raise ValueError(_("%(kind)s is empty") % {"kind": kind})
     if len(cleaned) > 300:
-        raise ValueError("is longer than 300 characters")
+        raise ValueError(_("is longer than 300 characters"))
     return cleaned
 
 
 def parse_timezone(value: str) -> str:
     raw = (value or "").strip()
     if not raw:
-        raise ValueError("time zone is empty (expected an IANA name such as Europe/Paris)")
+        raise ValueError(_("time zone is empty (expected an IANA name such as Europe/Paris)"))
     if raw not in _TIMEZONES:
         try:
             ZoneInfo(raw)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a directory
             raise ValueError(
-                f"unknown time zone {raw!r} (expected an IANA name such as Europe/Paris)"
+                _("unknown time zone %(value)s (expected an IANA name such as Europe/Paris)")
+                % {"value": repr(raw)}
             ) from None
     return raw
 
@@ -119,11 +126,12 @@ def parse_languages(value: str | list[str]) -> str:
             continue
         if code not in _ISO_639_1:
             raise ValueError(
-                f"unknown language code {item.strip()!r} (expected ISO 639-1, e.g. en, fr)"
+                _("unknown language code %(value)s (expected ISO 639-1, e.g. en, fr)")
+                % {"value": repr(item.strip())}
             )
         codes.append(code)
     if not codes:
-        raise ValueError("no language given (expected ISO 639-1 codes such as en, fr)")
+        raise ValueError(_("no language given (expected ISO 639-1 codes such as en, fr)"))
     return ",".join(sorted(set(codes)))
 
 
@@ -149,9 +157,11 @@ def parse_exceptions(value: str) -> tuple[av.AvailabilityException, ...]:
 def parse_text(value: str, *, required: bool, max_length: int, what: str) -> str:
     cleaned = (value or "").strip()
     if required and not cleaned:
-        raise ValueError(f"{what} is required")
+        raise ValueError(_("%(what)s is required") % {"what": what})
     if len(cleaned) > max_length:
-        raise ValueError(f"{what} is longer than {max_length} characters")
+        raise ValueError(
+            _("%(what)s is longer than %(max)d characters") % {"what": what, "max": max_length}
+        )
     return cleaned
 
 
@@ -161,7 +171,7 @@ def parse_pgp_key(value: str) -> str:
         cleaned.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
         and cleaned.rstrip().endswith("-----END PGP PUBLIC KEY BLOCK-----")
     ):
-        raise ValueError("is not an ASCII-armoured OpenPGP public key block")
+        raise ValueError(_("is not an ASCII-armoured OpenPGP public key block"))
     if len(cleaned) > 20000:
-        raise ValueError("OpenPGP key is longer than 20,000 characters")
+        raise ValueError(_("OpenPGP key is longer than 20,000 characters"))
     return cleaned

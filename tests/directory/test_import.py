@@ -485,8 +485,8 @@ def test_national_numbers_need_a_country(world):
         "member_kind": "organisation",
     }
     assert reject(world.network, csv_bytes([row])) == [
-        "row 2, column phone: '01 23 45 67 89' is not a phone number (write it as "
-        "+<country code> <number>)"
+        "row 2, column phone: '01 23 45 67 89' is not a phone number (start with + and the "
+        "country code)"
     ]
 
 

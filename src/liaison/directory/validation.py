@@ -47,7 +47,7 @@ def parse_phone(value: str, region: str | None = None) -> str:
         number = phonenumbers.parse(raw, hint)
     except phonenumbers.NumberParseException:
         raise ValueError(
-            _("%(value)s is not a phone number (write it as +<country code> <number>)")
+            _("%(value)s is not a phone number (start with + and the country code)")
             % {"value": repr(raw)}
         ) from None
     if not phonenumbers.is_valid_number(number):

@@ -222,6 +222,9 @@ FORMAT_MODULE_PATH = ["liaison.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise serves from the finders when collectstatic has not run; an existing (empty) root
+# keeps it from warning on every start.
+STATIC_ROOT.mkdir(exist_ok=True)
 # The project-wide assets (liaison.css, liaison.js) live outside any app's static/ directory.
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {

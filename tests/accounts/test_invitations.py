@@ -1,5 +1,6 @@
 """Invitations: the service rules, the real views (people page, public acceptance page) and the
-e-mail through a real SMTP server."""
+e-mail, which goes through the outbox (a Delivery row of the invite transaction) and a worker to a
+real SMTP server."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import re
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.db import transaction
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +21,8 @@ from liaison.accounts import services
 from liaison.accounts.models import Invitation, InvitationStatus, User
 from liaison.audit.models import AuditEvent
 from liaison.core.errors import ServiceError
+from liaison.delivery.models import Delivery, DeliveryStatus
+from liaison.delivery.services import deliver_due
 from liaison.networks.models import RoleAssignment
 
 PASSWORD = "a long and unusual passphrase 7"
@@ -40,32 +45,57 @@ def _invite(actor, world, email="new@fr.example", role="officer", member="A"):
 # --- service -------------------------------------------------------------------------------
 
 
-def test_invite_stores_only_the_hash_and_mails_after_commit(
+def test_invite_stores_only_the_hash_and_mails_through_the_outbox(
     world, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         invitation, raw = _invite(world.coordinator_a, world)
-    assert len(callbacks) == 1
+    assert len(callbacks) == 1  # the worker's wake-up, after commit
     assert invitation.token_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert invitation.status == InvitationStatus.PENDING
     assert invitation.invited_by == world.coordinator_a
     delta = invitation.expires_at - timezone.now()
     assert dt.timedelta(days=6, hours=23) < delta <= dt.timedelta(days=7)
+    (delivery,) = Delivery.objects.all()
+    assert (delivery.kind, delivery.recipient) == ("account.invitation", "new@fr.example")
+    assert (delivery.related_type, delivery.related_id) == (
+        "accounts.invitation",
+        invitation.public_id,
+    )
+    assert delivery.network == world.network
+    assert mail.outbox == []  # nothing leaves until a worker sends it
+    assert deliver_due("test-worker") == 1
     (message,) = mail.outbox
     assert message.to == ["new@fr.example"]
     assert f"http://testserver/invitations/{raw}/" in message.body
     assert "Budapest 24/7 Network" in message.body
     assert "Duty officer" in message.body
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT
+    assert delivery.body_text == ""  # the link does not outlive the sending
     event = AuditEvent.objects.get(action="account.invitation.create")
     assert event.actor == world.coordinator_a
     assert event.network_slug == "budapest"
     assert raw not in str(event.details)
+    for event in AuditEvent.objects.all():
+        assert raw not in str(event.details)
 
 
-def test_no_mail_when_the_transaction_rolls_back(world, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        _invite(world.secretariat, world)
-    assert len(callbacks) == 1  # queued for after commit, not sent inside the transaction
+def test_a_rolled_back_invitation_leaves_no_mail(world):
+    class Abort(Exception):
+        pass
+
+    def invite_then_fail():
+        with transaction.atomic():
+            _invite(world.secretariat, world)
+            assert Delivery.objects.count() == 1  # written in the same transaction...
+            raise Abort
+
+    with pytest.raises(Abort):
+        invite_then_fail()
+    assert not Invitation.objects.exists()
+    assert Delivery.objects.count() == 0  # ...and gone with it
+    assert deliver_due("test-worker") == 0
     assert mail.outbox == []
 
 
@@ -205,6 +235,8 @@ def test_invitation_happy_path_through_the_views(client, world, django_capture_o
             {"email": "Nina@FR.example", "role": "officer", "member": world.member_a.public_id},
         )
     assert response.status_code == 302
+    assert mail.outbox == []
+    deliver_due("test-worker")
     (message,) = mail.outbox
     raw = LINK_RE.search(message.body).group(1)
     assert raw not in response["Location"]
@@ -333,9 +365,8 @@ def test_withdraw_from_the_people_page(client, world):
 # --- the e-mail through a real SMTP server -------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_invitation_mail_arrives_over_smtp(world, smtp_server, settings):
-    with override_settings(
+def _smtp(smtp_server, **extra):
+    return override_settings(
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         EMAIL_HOST=smtp_server.host,
         EMAIL_PORT=smtp_server.port,
@@ -343,15 +374,27 @@ def test_invitation_mail_arrives_over_smtp(world, smtp_server, settings):
         EMAIL_HOST_PASSWORD="",
         EMAIL_USE_TLS=False,
         EMAIL_USE_SSL=False,
-        BASE_URL="https://liaison.example",
-    ):
-        # transaction=True: the service's own transaction commits, so on_commit really fires.
+        EMAIL_TIMEOUT=5,
+        **extra,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invitation_mail_arrives_over_smtp_through_the_worker(world, smtp_server):
+    with _smtp(smtp_server, BASE_URL="https://liaison.example"):
+        # transaction=True: the service's own transaction commits, the wake-up task is queued,
+        # and the worker (as `liaison worker --until-idle` runs it) sends the outbox row.
         invitation, raw = _invite(world.coordinator_a, world, email="duty@fr.example")
+        assert smtp_server.messages == []
+        call_command("worker", "--until-idle", verbosity=0)
         (received,) = smtp_server.wait_for(1)
-    assert invitation.mail_sent is True
     assert received.rcpt_tos == ["duty@fr.example"]
     message = received.message
     assert message["Subject"] == "[Liaison] Invitation to Budapest 24/7 Network"
+    delivery = Delivery.objects.get(related_id=invitation.public_id)
+    assert message["Message-ID"] == delivery.message_id
+    assert delivery.status == DeliveryStatus.SENT
+    assert delivery.body_text == ""
     body = message.get_content()
     assert f"https://liaison.example/invitations/{raw}/" in body
     assert "Budapest 24/7 Network" in body
@@ -367,19 +410,38 @@ def test_invitation_mail_arrives_over_smtp(world, smtp_server, settings):
         world.officer_a.email,
     ):
         assert restricted not in body, restricted
+    # Once is enough: another run sends nothing more.
+    with _smtp(smtp_server):
+        call_command("worker", "--until-idle", verbosity=0)
+    assert len(smtp_server.messages) == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_smtp_outage_keeps_the_invitation_and_says_so(world, smtp_server, caplog):
+def test_smtp_outage_keeps_the_invitation_and_shows_the_secretariat(
+    client, world, smtp_server, caplog
+):
     smtp_server.fail_with = 451
-    with override_settings(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST=smtp_server.host,
-        EMAIL_PORT=smtp_server.port,
-        EMAIL_USE_TLS=False,
-        EMAIL_USE_SSL=False,
-    ):
-        invitation, raw = _invite(world.secretariat, world)
-    assert invitation.mail_sent is False
+    with _smtp(smtp_server), caplog.at_level("DEBUG"):
+        invitation, raw = _invite(world.coordinator_a, world)
+        assert deliver_due("test-worker") == 1
     assert Invitation.objects.filter(pk=invitation.pk, status="pending").exists()
+    delivery = Delivery.objects.get(related_id=invitation.public_id)
+    assert delivery.status == DeliveryStatus.PENDING
+    assert "451" in delivery.last_error
     assert raw not in caplog.text
+    assert delivery.body_text not in caplog.text
+    # Not silent: the Secretariat sees the failing invitation, never its link.
+    client.force_login(world.secretariat)
+    page = client.get(reverse("delivery:list", args=["budapest"]))
+    html = page.content.decode()
+    assert "new@fr.example" in html
+    assert "Failed, will retry" in html
+    assert "451" in html
+    assert raw not in html
+    assert "/invitations/" not in html
+    # Once the server is back, the same row goes out, once.
+    smtp_server.fail_with = None
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    with _smtp(smtp_server, BASE_URL="http://testserver"):
+        assert deliver_due("test-worker") == 1
+    (received,) = smtp_server.wait_for(1)
+    assert LINK_RE.search(received.message.get_content()).group(1) == raw

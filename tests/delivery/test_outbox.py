@@ -100,6 +100,7 @@ def test_committed_change_sends_exactly_one_mail_through_the_worker(mail):
     assert delivery.sent_at is not None
     assert delivery.related_type == "networks.network"
     assert delivery.related_id == network.public_id
+    assert delivery.body_text == ""  # blanked once sent
     (event,) = events("delivery.sent")
     assert event.object_id == delivery.public_id
     assert event.network_slug == network.slug
@@ -270,10 +271,31 @@ def test_status_check_constraint():
         Delivery.objects.filter(pk=delivery.pk).update(status="lost")
 
 
+@pytest.mark.django_db
+def test_a_sent_row_cannot_keep_its_body():
+    delivery = enqueue(body="Open https://liaison.example/invitations/secret/")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk).update(status="sent", sent_at=timezone.now())
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status="sent", sent_at=timezone.now(), body_text=""
+    )
+
+
+@pytest.mark.django_db
+def test_bad_subjects_are_refused_when_enqueued_not_when_sent():
+    for subject in ("", "two\nlines", "x" * 256):
+        with pytest.raises(ValueError, match="one line"):
+            enqueue(subject=subject)
+    assert Delivery.objects.count() == 0
+
+
 def test_transition_table():
     assert Delivery.TRANSITIONS[DeliveryStatus.SENT] == set()
-    assert Delivery.TRANSITIONS[DeliveryStatus.DEAD] == set()
+    # Only "retry now" brings a dead row back, and only to pending (never straight to sending).
+    assert Delivery.TRANSITIONS[DeliveryStatus.DEAD] == {DeliveryStatus.PENDING}
     assert Delivery.TRANSITIONS[DeliveryStatus.PENDING] == {DeliveryStatus.SENDING}
+    with pytest.raises(ValueError, match="cannot go from dead to sending"):
+        services._check_transition(DeliveryStatus.DEAD, DeliveryStatus.SENDING)
     with pytest.raises(ValueError, match="cannot go from pending to sent"):
         services._check_transition(DeliveryStatus.PENDING, DeliveryStatus.SENT)
     with pytest.raises(ValueError, match="cannot go from sent"):

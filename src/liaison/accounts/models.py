@@ -107,8 +107,6 @@ class Invitation(models.Model):
     }
 
     public_id = PublicIdField(prefix="iv")
-    # Not a column: set by services.invite once the e-mail went (True) or failed (False).
-    mail_sent: bool | None = None
     email = models.EmailField()
     network = models.ForeignKey("networks.Network", on_delete=models.CASCADE, related_name="+")
     role = models.CharField(max_length=16, choices=Role.choices)

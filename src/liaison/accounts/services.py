@@ -26,7 +26,6 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -37,6 +36,8 @@ from liaison.accounts.models import ApiToken, Invitation, InvitationStatus, User
 from liaison.audit.services import record_event
 from liaison.core.errors import ServiceError
 from liaison.core.permissions import MEMBER_ROLES, Role
+from liaison.delivery.kinds import INVITATION as INVITATION_KIND
+from liaison.delivery.services import enqueue_email
 from liaison.networks.models import Member, Network, RoleAssignment
 from liaison.networks.queries import resolve_access
 
@@ -347,7 +348,7 @@ def update_profile(actor, user: User, *, full_name: str, language: str) -> User:
 def invite(
     actor, network: Network, email: str, role: str, member: Member | None = None
 ) -> tuple[Invitation, str]:
-    """Invite `email` to hold `role` in `network`; the link is e-mailed after commit.
+    """Invite `email` to hold `role` in `network`; the link goes out through the outbox.
 
     Returns the invitation and the raw token (only its SHA-256 is stored). A pending
     invitation for the same person and role is superseded (revoked) by the new one.
@@ -375,7 +376,6 @@ def invite(
             invited_by=actor,
             expires_at=now + dt.timedelta(days=INVITATION_DAYS),
         )
-        invitation.mail_sent = None  # set once the mail has gone (after commit)
         superseded = (
             Invitation.objects.select_for_update()
             .filter(
@@ -409,10 +409,11 @@ def invite(
                 "expires_at": invitation.expires_at.isoformat(),
             },
         )
-        # TODO(delivery): once the outbox arrives, write an outbox row here instead; until
-        # then the mail is sent directly, after commit, so that a rolled-back invitation
-        # never reaches anyone.
-        transaction.on_commit(lambda: _send_invitation_mail(invitation, raw))
+        # The e-mail is an outbox row of this transaction: a rolled-back invitation sends
+        # nothing, a committed one is sent by a worker, retried, and visible to the Secretariat
+        # if it fails (Deliveries page). The body holds the link; the outbox never shows or
+        # logs bodies and blanks them once sent (docs/adr/0003).
+        _enqueue_invitation_mail(invitation, raw)
     return invitation, raw
 
 
@@ -420,7 +421,7 @@ def invitation_link(raw: str) -> str:
     return f"{settings.BASE_URL}/invitations/{raw}/"
 
 
-def _send_invitation_mail(invitation: Invitation, raw: str) -> None:
+def _enqueue_invitation_mail(invitation: Invitation, raw: str) -> None:
     """The e-mail holds the network's name, the role and the link: no directory data."""
     context = {
         "network_name": invitation.network.name,
@@ -430,21 +431,14 @@ def _send_invitation_mail(invitation: Invitation, raw: str) -> None:
     }
     subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
     body = render_to_string("accounts/email/invitation_message.txt", context)
-    try:
-        send_mail(
-            settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
-            body,
-            None,
-            [invitation.email],
-        )
-    except Exception as exc:  # a mail server outage must not turn a saved invitation into a 500
-        invitation.mail_sent = False
-        # The public id only: never the token, the link or the body.
-        logger.warning(
-            "invitation %s: e-mail not sent (%s)", invitation.public_id, type(exc).__name__
-        )
-    else:
-        invitation.mail_sent = True
+    enqueue_email(
+        to=invitation.email,
+        subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
+        body=body,
+        kind=INVITATION_KIND,
+        network=invitation.network,
+        obj=invitation,
+    )
 
 
 def _invitation_problem(invitation: Invitation | None, now=None) -> str | None:

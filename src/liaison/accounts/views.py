@@ -123,19 +123,11 @@ def people(request, access):
     except PermissionDenied:
         form.add_error("role", _("You may not invite someone to this role."))
         return _people_page(request, access, form=form, status=403)
-    if invitation.mail_sent is False:
-        messages.warning(
-            request,
-            _(
-                "The invitation for %(email)s was saved but the e-mail could not be sent. "
-                "Try again later: inviting again replaces it."
-            )
-            % {"email": invitation.email},
-        )
-    else:
-        messages.success(
-            request, _("An invitation has been sent to %(email)s.") % {"email": invitation.email}
-        )
+    # The e-mail is in the outbox: a worker sends it, retries it, and shows the Secretariat
+    # on the Deliveries page if it cannot be delivered.
+    messages.success(
+        request, _("An invitation is on its way to %(email)s.") % {"email": invitation.email}
+    )
     return redirect("accounts:people", access.network.slug)
 
 

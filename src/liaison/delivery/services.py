@@ -7,6 +7,9 @@ A worker that dies mid-send leaves a row in `sending` whose lease expires; the n
 it over. Every message carries `Message-ID: <public_id@liaison>`, so the one case that can
 duplicate a mail (the SMTP server accepted it, the worker died before recording it) is
 recognisable downstream. See docs/adr/0004-outbox.md.
+
+Bodies may hold a secret (an invitation's single-use link): nothing here logs a body or puts
+one in an error, and `mark_sent` blanks it (a check constraint holds that for every sent row).
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ import os
 import random
 import smtplib
 import socket
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from liaison.audit.services import record_event
+from liaison.core.errors import ServiceError
 from liaison.core.ids import new_public_id
+from liaison.core.permissions import NetworkAccess, Perm
 from liaison.delivery.models import Delivery, DeliveryChannel, DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -66,20 +74,24 @@ def _check_transition(current: str, target: str) -> None:
         raise ValueError(f"a delivery cannot go from {current} to {target}")
 
 
-def enqueue_email(
-    *, to: str, subject: str, body: str, kind: str, network=None, obj: models.Model | None = None
-) -> Delivery:
-    """Write an e-mail to the outbox, in the caller's transaction; a worker sends it after commit.
-
-    The body must hold no restricted directory content (contact details, tokens): say what
-    happened and link to Liaison, where access is checked.
-    """
+def _require_transaction(name: str) -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError(
-            "enqueue_email must be called inside the transaction of the change it announces"
+            f"{name} must be called inside the transaction of the change it announces"
         )
+
+
+def _new_delivery(
+    *, to: str, subject: str, body: str, kind: str, network, obj: models.Model | None
+) -> Delivery:
+    """An unsaved outbox row. A bad subject is the caller's bug: refused here, not at send time
+    (where it would be retried for hours and then dead-lettered)."""
+    if not subject or len(subject) > 255 or "\n" in subject or "\r" in subject:
+        raise ValueError("a delivery's subject must be one line of 1 to 255 characters")
+    if not kind or len(kind) > 64:
+        raise ValueError("a delivery's kind must be 1 to 64 characters")
     public_id = new_public_id("dl")
-    delivery = Delivery.objects.create(
+    return Delivery(
         public_id=public_id,
         channel=DeliveryChannel.EMAIL,
         recipient=to,
@@ -93,8 +105,66 @@ def enqueue_email(
         next_attempt_at=timezone.now(),
         message_id=f"<{public_id}@liaison>",
     )
+
+
+def enqueue_email(
+    *, to: str, subject: str, body: str, kind: str, network=None, obj: models.Model | None = None
+) -> Delivery:
+    """Write an e-mail to the outbox, in the caller's transaction; a worker sends it after commit.
+
+    The body must hold no restricted directory content (contact details): say what happened
+    and link to Liaison, where access is checked. It is never shown or logged, and is blanked
+    once sent, so a single-use link (an invitation) may be in it.
+    """
+    _require_transaction("enqueue_email")
+    delivery = _new_delivery(to=to, subject=subject, body=body, kind=kind, network=network, obj=obj)
+    delivery.save(force_insert=True)
     transaction.on_commit(_wake_worker)
     return delivery
+
+
+Text = str | Callable[[object], str]
+
+
+def notify_people(
+    *,
+    users: Iterable,
+    subject: Text,
+    body: Text,
+    kind: str,
+    network=None,
+    obj: models.Model | None = None,
+) -> list[Delivery]:
+    """Enqueue one e-mail per person, in the caller's transaction (publication notices, reminders).
+
+    People who are inactive or have no address are skipped; a person listed twice (two roles)
+    gets one mail. `subject` and `body` are strings, or functions of the user returning one —
+    e.g. to render in the person's language with `translation.override(user.language)`. The
+    rows are written with one bulk insert and the workers woken once after commit. Returns the
+    rows written.
+    """
+    _require_transaction("notify_people")
+    rows: list[Delivery] = []
+    seen: set[str] = set()
+    for user in users:
+        address = (getattr(user, "email", "") or "").strip()
+        if not address or not getattr(user, "is_active", False) or address.lower() in seen:
+            continue
+        seen.add(address.lower())
+        rows.append(
+            _new_delivery(
+                to=address,
+                subject=subject(user) if callable(subject) else subject,
+                body=body(user) if callable(body) else body,
+                kind=kind,
+                network=network,
+                obj=obj,
+            )
+        )
+    if rows:
+        Delivery.objects.bulk_create(rows, batch_size=500)
+        transaction.on_commit(_wake_worker)
+    return rows
 
 
 def _wake_worker() -> None:
@@ -156,14 +226,19 @@ def mark_sent(delivery: Delivery) -> bool:
     _check_transition(delivery.status, DeliveryStatus.SENT)
     now = timezone.now()
     with transaction.atomic():
+        # The body goes with the sending: an invitation link must not outlive it in the table.
         updated = _ours(delivery).update(
-            status=DeliveryStatus.SENT, sent_at=now, lease_expires_at=None, last_error=""
+            status=DeliveryStatus.SENT,
+            sent_at=now,
+            lease_expires_at=None,
+            last_error="",
+            body_text="",
         )
         if not updated:
             logger.warning("delivery %s: lease lost before recording it sent", delivery.public_id)
             return False
         delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
-        delivery.lease_expires_at, delivery.last_error = None, ""
+        delivery.lease_expires_at, delivery.last_error, delivery.body_text = None, "", ""
         record_event(
             None,
             "delivery.sent",
@@ -268,3 +343,64 @@ def deliver_due(owner: str | None = None, limit: int = BATCH_SIZE) -> int:
             continue
         send_one(delivery)
     return len(batch)
+
+
+def retry_delivery(actor, access: NetworkAccess | None, delivery: Delivery) -> Delivery:
+    """ "Retry now": a dead delivery goes back to pending, a waiting one becomes due at once.
+
+    A dead row starts a fresh round of attempts (`attempts` back to 0, the full backoff again):
+    whoever retries it has usually fixed the cause (the mail server, the address). Its
+    `last_error` stays until the next outcome, so it shows as "failed, will retry" meanwhile.
+    A pending row waiting for its next attempt keeps its attempts. Sent and sending rows are
+    refused. `actor=None` (with `access=None`) is the command line.
+    """
+    if actor is not None and (
+        access is None
+        or not access.has(Perm.DELIVERIES_VIEW)
+        or delivery.network_id != access.network.pk
+    ):
+        raise PermissionDenied(_("You may not retry this delivery."))
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("network")
+            .filter(pk=delivery.pk)
+            .first()
+        )
+        if row is None:
+            raise ServiceError(_("this delivery no longer exists"), "delivery")
+        previous = {"status": row.status, "attempts": row.attempts, "error": row.last_error}
+        if row.status == DeliveryStatus.DEAD:
+            _check_transition(row.status, DeliveryStatus.PENDING)
+            changes: dict[str, object] = {
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "lease_owner": "",
+                "lease_expires_at": None,
+            }
+        elif row.status == DeliveryStatus.PENDING and row.next_attempt_at > now:
+            changes = {"next_attempt_at": now}
+        elif row.status == DeliveryStatus.PENDING:
+            raise ServiceError(
+                _("this message is already due: a worker sends it within seconds"), "status"
+            )
+        elif row.status == DeliveryStatus.SENDING:
+            raise ServiceError(_("this message is being sent right now"), "status")
+        else:
+            raise ServiceError(_("this message has already been delivered"), "status")
+        # Conditional on the status read under the lock (SQLite has no row locks).
+        if not Delivery.objects.filter(pk=row.pk, status=row.status).update(**changes):
+            raise ServiceError(_("this delivery changed meanwhile: reload the page"), "status")
+        for name, value in changes.items():
+            setattr(row, name, value)
+        record_event(
+            actor,
+            "delivery.retry",
+            obj=row,
+            network=row.network,
+            details={"kind": row.kind, "previous": previous},
+        )
+        transaction.on_commit(_wake_worker)
+    return row

@@ -9,7 +9,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
 
 from liaison.accounts.models import User
-from liaison.directory.models import Channel, ChannelKind, ContactPoint, ContactPointType
+from liaison.directory.models import Channel, ChannelKind, ContactPoint, ContactPointType, Layer
 from liaison.networks.models import Member, MemberKind, MemberStatus, Network, RoleAssignment
 
 # A fixed base32 secret so that tests (and the browser tests) can compute TOTP codes.
@@ -82,7 +82,17 @@ class ContactPointFactory(factory.django.DjangoModelFactory):
     always_available = True
     timezone = "Europe/Paris"
     languages = "en,fr"
-    review_date = datetime.date(2027, 6, 30)
+    # A year ahead of the day the test runs, like a new entry: never stale nor due by accident.
+    review_date = factory.LazyFunction(
+        lambda: datetime.datetime.now(tz=datetime.UTC).date() + datetime.timedelta(days=365)
+    )
+
+
+class PublishedContactPointFactory(ContactPointFactory):
+    """A contact point of the published layer (what readers and the statistics see), without
+    going through an edition."""
+
+    layer = Layer.PUBLISHED
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from liaison.directory.exporting import console_access
+from liaison.directory.models import ContactPoint, Layer
+from liaison.directory.services import publish_edition
 from tests.factories import (
     ChannelFactory,
     ContactPointFactory,
@@ -67,6 +70,11 @@ def world(db) -> World:
     ChannelFactory(contact_point=cp_a, kind="email", value="cyber@police.fr.example", position=1)
     cp_b = ContactPointFactory(member=member_b, institution="Bundeskriminalamt", languages="de,en")
     ChannelFactory(contact_point=cp_b, kind="email", value="desk@bka.de.example")
+    # The factories write drafts; edition 1 publishes them, and cp_a / cp_b are the published
+    # contact points everyone reads (their drafts share the public id).
+    publish_edition(None, console_access(network), "Edition 1 (test fixture)")
+    cp_a = ContactPoint.objects.get(public_id=cp_a.public_id, layer=Layer.PUBLISHED)
+    cp_b = ContactPoint.objects.get(public_id=cp_b.public_id, layer=Layer.PUBLISHED)
     return World(
         network=network,
         other_network=other,
@@ -82,3 +90,8 @@ def world(db) -> World:
         officer_b=_person("officer@de.example", network, "officer", member_b),
         outsider=_person("someone@it.example", other, "officer", other_member),
     )
+
+
+def publish(network, note: str = ""):
+    """Publish the network's drafts as the next edition (what the Secretariat does)."""
+    return publish_edition(None, console_access(network), note)

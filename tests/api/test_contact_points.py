@@ -9,6 +9,7 @@ from liaison.directory.api import ContactPointDetailOut, ContactPointPage
 from liaison.directory.models import ContactPoint
 from liaison.directory.services import create_contact_point
 from liaison.networks.queries import network_access
+from tests.fixtures import publish
 
 LIST = "/api/v1/networks/budapest/contact-points"
 
@@ -51,6 +52,7 @@ def directory(world):
             "channels": [{"kind": "phone", "value": "+49 30 1234567"}],
         },
     )
+    publish(world.network)
     return {"office": office, "always": always}
 
 
@@ -206,7 +208,11 @@ def test_coordinator_patches_own_contact_point(world, api_as):
     assert body["languages"] == ["de", "en", "fr"]
     assert body["availability"] == "Mon-Fri 08:00-20:00"
     assert body["channels"] == [{"kind": "phone", "value": "+33140000000", "notes": "night"}]
-    cp = ContactPoint.objects.get(pk=world.cp_a.pk)
+    assert body["layer"] == "draft"
+    # Readers keep the published edition until the Secretariat publishes the change.
+    published = caller.get(detail_url(world.cp_a)).json()
+    assert (published["unit"], published["layer"]) == ("Cybercrime desk", "published")
+    cp = ContactPoint.objects.get(public_id=world.cp_a.public_id, layer="draft")
     assert (cp.unit, cp.languages, cp.updated_by) == ("Night desk", "de,en,fr", world.coordinator_a)
     assert list(cp.channels.values_list("value", flat=True)) == ["+33140000000"]
     assert cp.windows.count() == 5  # derived rows rewritten by the service
@@ -301,6 +307,7 @@ def test_list_items_and_detail_agree(world, directory, api_as):
     for item in caller.get(LIST).json()["results"]:
         detail = caller.get(f"{LIST}/{item['id']}").json()
         detail.pop("pgp_key")
+        assert detail.pop("layer") == "published"
         assert detail == item
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import ChannelFactory, ContactPointFactory, MemberFactory
+from tests.factories import ChannelFactory, MemberFactory, PublishedContactPointFactory
 
 LIST = "/api/v1/networks/budapest/contact-points"
 # Token lookup, network, roles, COUNT, page, channels, then the audit event (head lock, insert,
@@ -30,7 +30,7 @@ def add_contact_points(world, n: int, batch: str = "A") -> None:
         for i in range(3)
     ]
     for i in range(n):
-        cp = ContactPointFactory(
+        cp = PublishedContactPointFactory(
             member=members[i % 3],
             timezone=("Europe/Paris", "Asia/Tokyo")[i % 2],
             availability="Mon-Fri 08:00-18:00",

@@ -79,6 +79,20 @@ def test_ftf_figures(demo):
     assert Member.objects.get(network=demo["ftf-247"], status="non_party").code == "US"
 
 
+def test_budapest_has_two_editions_and_a_pending_change(demo):
+    from liaison.directory import snapshots
+    from liaison.directory.models import Edition
+
+    network = demo["budapest-247"]
+    editions = list(Edition.objects.filter(network=network).order_by("number"))
+    assert [e.number for e in editions] == [1, 2]
+    assert editions[1].changed_members == ["AL", "BJ"]
+    latest = editions[1].document()
+    pending = snapshots.changed_members(latest, snapshots.draft_document(network))
+    assert pending == ["FR"]
+    assert Edition.objects.filter(network=demo["ftf-247"]).count() == 1
+
+
 def test_both_networks_are_marked_as_demo(demo):
     assert all(network.is_demo for network in demo.values())
     assert sorted(demo) == ["budapest-247", "ftf-247"]

@@ -25,8 +25,10 @@ from liaison.directory.importing import (
     read_rows,
     validate_rows,
 )
-from liaison.directory.models import AvailabilityWindow, Channel, ContactPoint
+from liaison.directory.models import AvailabilityWindow, Channel, ContactPoint, Layer
 from liaison.networks.models import Member, Network
+
+DRAFTS = ContactPoint.objects.filter(layer=Layer.DRAFT)
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +69,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 def counts() -> tuple[int, ...]:
     return (
-        ContactPoint.objects.count(),
+        DRAFTS.count(),
         Channel.objects.count(),
         AvailabilityWindow.objects.count(),
         Member.objects.count(),
@@ -106,7 +108,7 @@ def stored(member: Member) -> list[dict]:
             "instructions": cp.instructions,
             "channels": [(ch.kind, ch.value) for ch in cp.channels.order_by("position")],
         }
-        for cp in ContactPoint.objects.filter(member=member).order_by("position")
+        for cp in DRAFTS.filter(member=member).order_by("position")
     ]
 
 
@@ -136,7 +138,7 @@ def test_sample_file_imports(world):
     jp = Member.objects.get(network=world.network, code="JP")
     assert jp.status == "observer"
     # Windows are derived for SQL availability filters.
-    cp = ContactPoint.objects.filter(member=fr).order_by("position")[1]
+    cp = DRAFTS.filter(member=fr).order_by("position")[1]
     assert sorted(cp.windows.values_list("weekday", flat=True)) == [0, 1, 2, 3, 4]
 
 
@@ -288,13 +290,15 @@ def test_reimport_replaces_a_members_entries_and_leaves_absent_members_untouched
         "First (fictional)",
         "Second (fictional)",
     ]
-    assert not ContactPoint.objects.filter(pk=world.cp_a.pk).exists()
+    assert not DRAFTS.filter(public_id=world.cp_a.public_id).exists()
+    # Readers still see edition 1 until the Secretariat publishes.
+    assert ContactPoint.objects.filter(pk=world.cp_a.pk, layer=Layer.PUBLISHED).exists()
     # Again with one row: the member ends up with exactly that one.
     report = import_directory(None, world.network, io.BytesIO(csv_bytes(rows[1:])))
     assert [e["institution"] for e in stored(world.member_a)] == ["Second (fictional)"]
     assert (report.contact_points_removed, report.contact_points_added) == (2, 1)
     # Germany is not in the file: same contact point, same channels.
-    assert ContactPoint.objects.filter(pk=world.cp_b.pk).exists()
+    assert DRAFTS.filter(public_id=world.cp_b.public_id).exists()
     assert stored(world.member_b) == cp_b_before
 
 
@@ -530,7 +534,7 @@ def test_only_the_secretariat_may_import(world):
     import_directory(world.secretariat, world.network, io.BytesIO(data))
     event = AuditEvent.objects.filter(seq__gte=before, action="directory.import").get()
     assert event.actor_id == world.secretariat.pk
-    assert ContactPoint.objects.get(member=world.member_a).updated_by == world.secretariat
+    assert DRAFTS.get(member=world.member_a).updated_by == world.secretariat
 
 
 # --- progress ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from liaison.directory.queries import (
 )
 from liaison.directory.schemas import FieldErrors, validate_contact_point
 from liaison.networks.queries import resolve_access
+from tests.fixtures import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -185,11 +186,12 @@ def test_available_at_in_sql_matches_local_schedules(world, at, expected):
         ),
         "always": _make(world, access, world.member_b, "24/7", "America/New_York"),
     }
-    names = {cp.pk: name for name, cp in made.items()}
+    publish(world.network)
+    names = {cp.public_id: name for name, cp in made.items()}
     qs = filter_contact_points(
         visible_contact_points(access), access, DirectoryFilters(available_at=at)
     )
-    assert {names[cp.pk] for cp in qs} == expected
+    assert {names[cp.public_id] for cp in qs} == expected
 
 
 def test_filters_member_type_language_and_text(world):

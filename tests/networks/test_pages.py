@@ -11,7 +11,13 @@ from django.urls import reverse
 
 from liaison.audit.models import AuditEvent
 from liaison.networks.models import Member
-from tests.factories import ContactPointFactory, MemberFactory, RoleAssignmentFactory, UserFactory
+from tests.factories import (
+    ContactPointFactory,
+    MemberFactory,
+    PublishedContactPointFactory,
+    RoleAssignmentFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +74,7 @@ def test_detail_shows_policies_roles_and_counts(client, world):
 
 
 def test_members_table_filters_and_counts(client, world):
-    ContactPointFactory(member=world.member_b)
+    PublishedContactPointFactory(member=world.member_b)
     MemberFactory(network=world.network, code="JP", name="Japan", status="observer")
     MemberFactory(
         network=world.network,

@@ -557,10 +557,14 @@ def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
 
 
 def _import(network, rows: list[dict[str, str]], filename: str) -> None:
+    from liaison.directory.exporting import console_access
     from liaison.directory.importing import import_directory
+    from liaison.directory.services import publish_edition
 
     with tempfile.TemporaryDirectory(prefix="liaison-demo-") as tmp:
         import_directory(None, network, write_csv(rows, Path(tmp) / filename), filename=filename)
+    # The import writes drafts; the first edition makes them the directory everyone reads.
+    publish_edition(None, console_access(network), "First edition (demo data)")
 
 
 def load_demo() -> bool:
@@ -633,7 +637,37 @@ def load_demo() -> bool:
                 else:
                     assign_role(None, user, network=network, role=role, member=member)
             RecoveryCodes.activate(user)
+        _edition_history(budapest)
     return True
+
+
+def _edition_history(network) -> None:
+    """Edition 2 with two members' updates (like the Secretariat's "updated versions shared with
+    the Network (Albania, Benin, …)"), and one pending draft for the Secretariat to review."""
+    from liaison.directory.exporting import console_access
+    from liaison.directory.models import ContactPoint, Layer
+    from liaison.directory.services import publish_edition, update_contact_point
+
+    access = console_access(network)
+
+    def first(code: str):
+        return (
+            ContactPoint.objects.filter(network=network, layer=Layer.DRAFT, member__code=code)
+            .order_by("position")
+            .first()
+        )
+
+    update_contact_point(None, access, first("AL"), {"unit": "Cybercrime Unit (night desk)"})
+    update_contact_point(
+        None,
+        access,
+        first("BJ"),
+        {"instructions": "Appeler d'abord, puis confirmer par courriel. Call first, then e-mail."},
+    )
+    publish_edition(None, access, "Updates from Albania and Benin (demo)")
+    update_contact_point(
+        None, access, first("FR"), {"unit": "Office anti-cybercriminalité (OFAC) — 24/7 desk"}
+    )
 
 
 def recovery_codes(email: str, count: int = 3) -> list[str]:

@@ -37,6 +37,8 @@ class PublicIdField(models.CharField):
         kwargs["prefix"] = self.prefix
         for key in ("max_length", "unique", "editable", "db_index"):
             kwargs.pop(key, None)
+        if not self._unique:  # the rare id shared by twins (a draft and its published copy)
+            kwargs["unique"] = False
         return name, path, args, kwargs
 
     def pre_save(self, model_instance, add):

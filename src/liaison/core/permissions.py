@@ -36,17 +36,22 @@ class Perm(StrEnum):
     DIRECTORY_EDIT = "directory.edit"  # own member's entries for coordinators, all for secretariat
     DIRECTORY_IMPORT = "directory.import"
     DIRECTORY_EXPORT = "directory.export"
+    DIRECTORY_PUBLISH = "directory.publish"  # review drafts, publish editions (secretariat)
+    EDITION_ACKNOWLEDGE = "edition.acknowledge"  # acknowledge receipt for one's own member
     USERS_INVITE = "users.invite"  # secretariat: anyone; coordinator: own member's officers
     STATS_VIEW = "stats.view"
     AUDIT_VIEW = "audit.view"
+    DELIVERIES_VIEW = "deliveries.view"  # the outbox (recipients, failures) and "retry now"
 
 
 _ALL_READ = {Perm.NETWORK_VIEW, Perm.MEMBERS_VIEW, Perm.DIRECTORY_VIEW, Perm.DIRECTORY_EXPORT}
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.SECRETARIAT: frozenset(Perm),
-    Role.COORDINATOR: frozenset(_ALL_READ | {Perm.DIRECTORY_EDIT, Perm.USERS_INVITE}),
-    Role.OFFICER: frozenset(_ALL_READ),
+    Role.COORDINATOR: frozenset(
+        _ALL_READ | {Perm.DIRECTORY_EDIT, Perm.USERS_INVITE, Perm.EDITION_ACKNOWLEDGE}
+    ),
+    Role.OFFICER: frozenset(_ALL_READ | {Perm.EDITION_ACKNOWLEDGE}),
     # The data-protection officer reads the trail and the figures, not the directory itself.
     Role.AUDITOR: frozenset({Perm.NETWORK_VIEW, Perm.AUDIT_VIEW, Perm.STATS_VIEW}),
 }

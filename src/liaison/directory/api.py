@@ -26,6 +26,7 @@ from liaison.directory.queries import (
     DirectoryFilters,
     filter_contact_points,
     get_contact_point,
+    get_draft,
     visible_contact_points,
 )
 from liaison.directory.schemas import FieldErrors
@@ -69,6 +70,9 @@ class ContactPointOut(Schema):
 
 class ContactPointDetailOut(ContactPointOut):
     pgp_key: str
+    # "published" (the current edition, what GET returns) or "draft" (what PATCH returns: the
+    # change is read by everyone once the Secretariat publishes the next edition).
+    layer: str
 
 
 class ContactPointPage(Schema):
@@ -173,6 +177,7 @@ def contact_point_dict(cp: ContactPoint, now: datetime, *, detail: bool = False)
     }
     if detail:
         data["pgp_key"] = cp.pgp_key
+        data["layer"] = cp.layer
     return data
 
 
@@ -340,7 +345,9 @@ def read_contact_point(request, slug: str, id: str):
     CP_PATH,
     response={200: ContactPointDetailOut, **ERRORS},
     operation_id="update_contact_point",
-    summary="Change some fields of a contact point (needs a write token)",
+    summary="Change some fields of a contact point's draft (needs a write token)",
+    description="The change is a draft: the answer shows the draft (`layer` = draft); GET "
+    "and everyone else read the published edition until the Secretariat publishes the next one.",
 )
 @requires(Perm.DIRECTORY_EDIT, write=True)
 def patch_contact_point(request, slug: str, id: str, changes: ContactPointPatch):
@@ -351,5 +358,5 @@ def patch_contact_point(request, slug: str, id: str, changes: ContactPointPatch)
         raise FieldErrors([("", "no field to change")])
     # Audited by the service, in its transaction.
     update_contact_point(request.user, access, cp, given)
-    cp = get_contact_point(access, id)
+    cp = get_draft(access, id)
     return json_response(contact_point_dict(cp, timezone.now(), detail=True))

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from liaison.core.errors import ServiceError
 from liaison.core.permissions import Perm
 from liaison.directory import services as directory_services
-from liaison.directory.models import ContactPoint
+from liaison.directory.models import ContactPoint, Layer
 from liaison.directory.schemas import ContactPointData, FieldErrors, validate_contact_point
 from liaison.directory.tabular import (
     CHANNEL_COLUMNS,
@@ -194,7 +194,9 @@ def _attach_existing(plan: ImportPlan, network: Network) -> None:
 def _count_contact_points(plan: ImportPlan, network: Network) -> None:
     """How many contact points each member of the plan has now (what an import removes)."""
     counts = dict(
-        ContactPoint.objects.filter(network=network, member__code__in=list(plan.members))
+        ContactPoint.objects.filter(
+            network=network, layer=Layer.DRAFT, member__code__in=list(plan.members)
+        )
         .order_by()
         .values_list("member__code")
         .annotate(n=Count("pk"))

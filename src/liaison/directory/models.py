@@ -28,8 +28,19 @@ class ChannelKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class Layer(models.TextChoices):
+    """Edits change drafts; everyone reads the published layer (the current edition)."""
+
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+
+
 class ContactPoint(models.Model):
-    public_id = PublicIdField(prefix="cp")
+    Layer = Layer
+
+    # A draft and its published twin share the public id (unique per layer).
+    public_id = PublicIdField(prefix="cp", unique=False)
+    layer = models.CharField(max_length=10, choices=Layer.choices, default=Layer.DRAFT)
     network = models.ForeignKey(
         "networks.Network", on_delete=models.PROTECT, related_name="contact_points"
     )
@@ -61,13 +72,19 @@ class ContactPoint(models.Model):
     class Meta:
         ordering = ["member__name", "position", "id"]
         indexes = [
-            models.Index(fields=["network", "member", "position"]),
-            models.Index(fields=["network", "type"]),
-            models.Index(fields=["network", "timezone"]),
+            models.Index(fields=["network", "layer", "member", "position"]),
+            models.Index(fields=["network", "layer", "type"]),
+            models.Index(fields=["network", "layer", "timezone"]),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(type__in=ContactPointType.values), name="contact_point_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(layer__in=Layer.values), name="contact_point_layer_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["public_id", "layer"], name="contact_point_public_id_per_layer"
             ),
         ]
 
@@ -133,3 +150,69 @@ class AvailabilityExceptionRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.start_date}..{self.end_date}"
+
+
+class Edition(models.Model):
+    """An immutable, numbered publication of a network's directory.
+
+    `content` holds the whole directory as published (the edition document, zlib-compressed
+    canonical JSON), so that exports and diffs of any edition are exact; database triggers refuse
+    UPDATE and DELETE (audit/triggers.py guards these tables too). The current edition is the
+    highest number.
+    """
+
+    public_id = PublicIdField(prefix="ed")
+    network = models.ForeignKey(
+        "networks.Network", on_delete=models.PROTECT, related_name="editions"
+    )
+    number = models.PositiveIntegerField()
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    changed_members = models.JSONField(default=list)
+    contact_point_count = models.PositiveIntegerField(default=0)
+    content = models.BinaryField()
+    content_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "number"], name="edition_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="edition_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.network_id} #{self.number}"
+
+    def document(self) -> dict:
+        from liaison.directory.snapshots import decode_content
+
+        cached = getattr(self, "_document", None)
+        if cached is None:
+            cached = decode_content(bytes(self.content), self.content_sha256)
+            self._document = cached
+        return cached
+
+
+class EditionAcknowledgement(models.Model):
+    """A member's acknowledgement of receipt of an edition (once per member and edition)."""
+
+    edition = models.ForeignKey(Edition, on_delete=models.PROTECT, related_name="acknowledgements")
+    member = models.ForeignKey("networks.Member", on_delete=models.PROTECT, related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["edition", "member"], name="edition_ack_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.edition} ack {self.member_id}"
+
+
+from liaison.directory.models_staleness import ReviewReminder, ReviewReminderKind  # noqa: E402, F401

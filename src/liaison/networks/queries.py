@@ -89,7 +89,10 @@ def members_with_counts(
     q = q.strip()
     if q:
         members = members.filter(Q(name__icontains=q) | Q(code__iexact=q))
-    return members.annotate(contact_point_count=Count("contact_points")).order_by("name", "code")
+    published = Q(contact_points__layer="published")  # the current edition, not the drafts
+    return members.annotate(contact_point_count=Count("contact_points", filter=published)).order_by(
+        "name", "code"
+    )
 
 
 def network_counts(access: NetworkAccess) -> dict[str, int]:
@@ -103,7 +106,9 @@ def network_counts(access: NetworkAccess) -> dict[str, int]:
     return {
         "members": row["members"],
         "parties": row["parties"],
-        "contact_points": ContactPoint.objects.filter(network=network).count(),
+        "contact_points": ContactPoint.objects.filter(
+            network=network, layer=ContactPoint.Layer.PUBLISHED
+        ).count(),
     }
 
 

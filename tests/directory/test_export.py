@@ -1,4 +1,5 @@
-"""Directory export: CSV/XLSX/JSON content, round trips through the import, permissions, audit."""
+"""Exports of a published edition: content of each format, round trips through the import,
+editions (never the live drafts), permissions, audit, and the command line."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from openpyxl import load_workbook
 
 from liaison.audit.models import AuditEvent
 from liaison.core.errors import ServiceError
-from liaison.directory.exporting import export_directory
+from liaison.directory.exporting import console_access, export_directory
 from liaison.directory.importing import COLUMNS, import_directory, read_rows
-from liaison.directory.models import ContactPoint
+from liaison.directory.models import ContactPoint, Edition, Layer
+from liaison.directory.services import publish_edition
+from liaison.directory.signing import verify_export
 from liaison.networks.models import Network
 from tests.factories import (
     ChannelFactory,
@@ -34,15 +37,27 @@ pytestmark = pytest.mark.django_db
 SAMPLE = Path(__file__).parent / "data" / "sample-directory.csv"
 
 
-def export(network, fmt, actor=None, **kwargs) -> bytes:
+def export(network, fmt, actor=None, **kwargs):
     return export_directory(actor, None, network, fmt, **kwargs)
 
 
-def csv_rows(content: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+def content(network, fmt, **kwargs) -> bytes:
+    return export(network, fmt, **kwargs).content
 
 
-def snapshot(network) -> list[tuple]:
+def publish(network, note: str = "") -> Edition:
+    return publish_edition(None, console_access(network), note)
+
+
+def draft(cp) -> ContactPoint:
+    return ContactPoint.objects.get(public_id=cp.public_id, layer=Layer.DRAFT)
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def snapshot(network, layer: str) -> list[tuple]:
     """Everything an import sets, member by member, in order (no ids, no dates)."""
     return [
         (
@@ -65,13 +80,17 @@ def snapshot(network) -> list[tuple]:
                 )
             ),
         )
-        for cp in ContactPoint.objects.filter(network=network).order_by("member__code", "position")
+        for cp in ContactPoint.objects.filter(network=network, layer=layer).order_by(
+            "member__code", "position"
+        )
     ]
 
 
 @pytest.fixture
 def imported(world):
+    """The sample file imported and published as edition 2."""
     import_directory(None, world.network, SAMPLE)
+    publish(world.network, "sample")
     return world
 
 
@@ -81,34 +100,70 @@ def imported(world):
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_export_reimports_unchanged(imported, fmt):
     network = imported.network
-    content = export(network, fmt)
+    data = content(network, fmt)
     copy = Network.objects.create(slug="copy", name="Copy")
-    import_directory(None, copy, io.BytesIO(content), filename=f"export.{fmt}")
-    assert snapshot(copy) == snapshot(network)
-    assert len(snapshot(copy)) == 10  # the sample's rows (they replaced the world's FR and DE)
+    import_directory(None, copy, io.BytesIO(data), filename=f"export.{fmt}")
+    assert snapshot(copy, Layer.DRAFT) == snapshot(network, Layer.PUBLISHED)
+    assert len(snapshot(copy, Layer.DRAFT)) == 10  # the sample's rows (they replaced FR and DE)
 
 
 def test_csv_export_of_a_copy_is_byte_identical(imported):
-    content = export(imported.network, "csv")
+    data = content(imported.network, "csv")
     copy = Network.objects.create(slug="copy", name="Copy")
-    import_directory(None, copy, io.BytesIO(content), filename="export.csv")
-    assert export(copy, "csv") == content
+    import_directory(None, copy, io.BytesIO(data), filename="export.csv")
+    publish(copy)
+    assert content(copy, "csv") == data
 
 
-def test_reimporting_an_export_changes_no_member(imported):
-    before = snapshot(imported.network)
-    content = export(imported.network, "csv")
-    report = import_directory(None, imported.network, io.BytesIO(content), dry_run=True)
+def test_reimporting_an_export_changes_nothing_to_publish(imported):
+    before = snapshot(imported.network, Layer.PUBLISHED)
+    data = content(imported.network, "csv")
+    report = import_directory(None, imported.network, io.BytesIO(data), dry_run=True)
     assert {m.action for m in report.members} == {"unchanged"}
-    import_directory(None, imported.network, io.BytesIO(content))
-    assert snapshot(imported.network) == before
+    import_directory(None, imported.network, io.BytesIO(data))
+    assert snapshot(imported.network, Layer.DRAFT) == before
+    with pytest.raises(ServiceError, match="nothing to publish"):
+        publish(imported.network)
+
+
+# --- an edition, not the drafts ------------------------------------------------------------
+
+
+def test_export_is_of_the_edition_not_of_the_drafts(world):
+    cp = draft(world.cp_a)
+    cp.institution = "Renamed in a draft"
+    cp.save()
+    assert "Renamed in a draft" not in content(world.network, "csv").decode("utf-8-sig")
+    publish(world.network)
+    assert "Renamed in a draft" in content(world.network, "csv").decode("utf-8-sig")
+    # Edition 1 still exports as it was published.
+    old = content(world.network, "json", edition=1).decode()
+    assert "Renamed in a draft" not in old
+    assert "Police nationale" in old
+    assert json.loads(old)["edition"] == 1
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [(7, "edition 7 does not exist (editions 1 to 1 exist)"), (0, "edition 0 does not exist")],
+)
+def test_unknown_edition(world, number, message):
+    with pytest.raises(ServiceError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        export(world.network, "csv", edition=number)
+    assert not AuditEvent.objects.filter(action="directory.export").exists()
+
+
+def test_network_without_an_edition(world):
+    empty = NetworkFactory(slug="empty")
+    with pytest.raises(ServiceError, match="no edition of this directory has been published yet"):
+        export(empty, "pdf")
 
 
 # --- content -------------------------------------------------------------------------------
 
 
 def test_csv_has_the_import_columns_in_member_code_order(imported):
-    rows = csv_rows(export(imported.network, "csv"))
+    rows = csv_rows(content(imported.network, "csv"))
     assert rows[0] == list(COLUMNS)
     codes = [row[0] for row in rows[1:]]
     assert codes == sorted(codes)
@@ -120,77 +175,89 @@ def test_csv_has_the_import_columns_in_member_code_order(imported):
     assert fr[0]["languages"] == "en,fr"
 
 
-def test_json_holds_everything(world):
-    cp = world.cp_a
+def test_json_holds_the_whole_edition_and_is_signed(world):
+    cp = draft(world.cp_a)
     ChannelFactory(contact_point=cp, kind="mobile", value="+33612345678", notes="duty", position=2)
     cp.availability_exceptions = "2025-12-25 closed"
     cp.save()
-    document = json.loads(export(world.network, "json").decode("utf-8"))
-    assert document["network"] == "budapest"
-    assert "exported_at" in document
-    assert [c["member"]["code"] for c in document["contact_points"]] == ["DE", "FR"]
-    fr = document["contact_points"][1]
-    assert fr["id"] == cp.public_id
-    assert fr["member"] == {"code": "FR", "name": "France", "kind": "state", "status": "party"}
+    edition = publish(world.network, "Christmas")
+    result = export(world.network, "json")
+    document = json.loads(result.content)
+    assert {k: document[k] for k in edition.document()} == edition.document()
+    assert document["edition"] == 2
+    assert document["note"] == "Christmas"
+    assert [m["code"] for m in document["members"]] == ["DE", "FR"]
+    fr = document["members"][1]["contact_points"][0]
+    assert fr["id"] == world.cp_a.public_id
     assert fr["channels"] == [
         {"kind": "phone", "value": "+33123456789", "notes": ""},
         {"kind": "email", "value": "cyber@police.fr.example", "notes": ""},
         {"kind": "mobile", "value": "+33612345678", "notes": "duty"},
     ]
-    assert fr["languages"] == ["en", "fr"]
     assert fr["availability_exceptions"] == "2025-12-25 closed"
-    assert set(fr) >= {
-        "type",
-        "institution",
-        "unit",
-        "availability",
-        "timezone",
-        "instructions",
-        "review_date",
+    assert document["export"] == {
+        "at": document["export"]["at"],
+        "by": "console",
+        "mark": result.mark,
     }
+    verified = verify_export(result.content)
+    assert (verified.network, verified.edition) == ("budapest", 2)
 
 
 def test_channels_the_columns_cannot_hold_are_left_out_with_a_warning(world):
-    cp = world.cp_a
+    cp = draft(world.cp_a)
     for position, value in enumerate(["+33123456780", "+33123456781"], start=2):
         ChannelFactory(contact_point=cp, kind="phone", value=value, position=position)
     ChannelFactory(contact_point=cp, kind="mobile", value="+33612345678", position=5)
-    warnings: list = []
-    rows = csv_rows(export(world.network, "csv", warnings=warnings))
+    publish(world.network)
+    result = export(world.network, "csv")
+    rows = csv_rows(result.content)
     fr = dict(zip(COLUMNS, rows[2], strict=True))
     assert (fr["phone"], fr["phone_2"]) == ("+33123456789", "+33123456780")
     assert "+33123456781" not in str(rows)
     assert "+33612345678" not in str(rows)
-    [warning] = warnings
+    [warning] = result.warnings
     assert warning.contact_point == cp.public_id
     assert warning.left_out == ("1 phone channel", "1 mobile channel")
     assert "+33" not in str(warning)  # names the contact point, not its details
 
 
 def test_formulas_are_neutralised_and_come_back_on_import(world):
-    world.cp_a.instructions = '=HYPERLINK("http://evil.example")'
-    world.cp_a.unit = "-- night desk"
-    world.cp_a.save()
-    rows = csv_rows(export(world.network, "csv"))
+    cp = draft(world.cp_a)
+    cp.instructions = '=HYPERLINK("http://evil.example")'
+    cp.unit = "-- night desk"
+    cp.save()
+    publish(world.network)
+    rows = csv_rows(content(world.network, "csv"))
     fr = dict(zip(COLUMNS, rows[2], strict=True))
     assert fr["instructions"] == '\'=HYPERLINK("http://evil.example")'
     assert fr["unit"] == "'-- night desk"
     assert fr["phone"] == "+33123456789"  # E.164 numbers cannot run anything: left alone
-    sheet = load_workbook(io.BytesIO(export(world.network, "xlsx"))).worksheets[0]
+    sheet = load_workbook(io.BytesIO(content(world.network, "xlsx"))).worksheets[0]
     cells = {c.value: c for c in sheet[3]}
     assert cells['=HYPERLINK("http://evil.example")'].data_type == "s"  # text, not a formula
     for fmt in ("csv", "xlsx"):
         copy = NetworkFactory(slug=f"copy-{fmt}")
-        import_directory(None, copy, io.BytesIO(export(world.network, fmt)), filename=f"x.{fmt}")
-        cp = ContactPoint.objects.get(network=copy, member__code="FR")
-        assert cp.instructions == '=HYPERLINK("http://evil.example")'
-        assert cp.unit == "-- night desk"
+        data = content(world.network, fmt)
+        import_directory(None, copy, io.BytesIO(data), filename=f"x.{fmt}")
+        imported = ContactPoint.objects.get(network=copy, member__code="FR", layer=Layer.DRAFT)
+        assert imported.instructions == '=HYPERLINK("http://evil.example")'
+        assert imported.unit == "-- night desk"
 
 
-def test_xlsx_reads_back_as_the_csv(imported):
-    from_xlsx = [cells for _n, cells in read_rows(io.BytesIO(export(imported.network, "xlsx")))]
-    from_csv = [cells for _n, cells in read_rows(io.BytesIO(export(imported.network, "csv")))]
+def test_xlsx_reads_back_as_the_csv_and_carries_the_mark(imported):
+    result = export(imported.network, "xlsx")
+    from_xlsx = [cells for _n, cells in read_rows(io.BytesIO(result.content))]
+    from_csv = [cells for _n, cells in read_rows(io.BytesIO(content(imported.network, "csv")))]
     assert from_xlsx == from_csv
+    workbook = load_workbook(io.BytesIO(result.content))
+    assert workbook.properties.keywords == f"liaison-mark={result.mark}"
+
+
+def test_filename_names_the_network_and_the_edition(world):
+    result = export(world.network, "pdf")
+    assert result.filename == "budapest-directory-edition-1.pdf"
+    assert result.content_type == "application/pdf"
 
 
 # --- who may export, audit -----------------------------------------------------------------
@@ -198,7 +265,7 @@ def test_xlsx_reads_back_as_the_csv(imported):
 
 def test_people_with_directory_export_may_export(world):
     for user in (world.secretariat, world.coordinator_a, world.officer_b):
-        assert len(csv_rows(export(world.network, "csv", actor=user))) == 3
+        assert len(csv_rows(export(world.network, "csv", actor=user).content)) == 3
     for user in (world.auditor, world.outsider):
         with pytest.raises(PermissionDenied):
             export(world.network, "csv", actor=user)
@@ -208,20 +275,24 @@ def test_parties_only_network_refuses_observers(world):
     network = NetworkFactory(slug="parties-only", observers_see_directory=False)
     observer = MemberFactory(network=network, code="JP", status="observer")
     ContactPointFactory(member=observer)
+    publish(network)
     officer = UserFactory()
     RoleAssignmentFactory(user=officer, network=network, role="officer", member=observer)
     with pytest.raises(PermissionDenied):
         export(network, "json", actor=officer)
 
 
-def test_every_export_is_audited(world):
-    before = AuditEvent.objects.count()
-    export(world.network, "json", actor=world.officer_a)
-    event = AuditEvent.objects.get(seq=before)
-    assert event.action == "directory.export"
-    assert event.actor_id == world.officer_a.pk
-    assert event.network_slug == "budapest"
-    assert event.details == {"format": "json", "count": 2}
+def test_every_export_is_audited_with_the_edition_and_a_unique_mark(world):
+    marks = set()
+    for fmt in ("json", "pdf", "vcf", "csv", "xlsx"):
+        result = export(world.network, fmt, actor=world.officer_a)
+        event = AuditEvent.objects.filter(action="directory.export").latest("seq")
+        assert event.actor_id == world.officer_a.pk
+        assert event.network_slug == "budapest"
+        assert event.object_id == Edition.objects.get(network=world.network).public_id
+        assert event.details == {"format": fmt, "edition": 1, "count": 2, "mark": result.mark}
+        marks.add(result.mark)
+    assert len(marks) == 5
 
 
 def test_justification_when_the_network_requires_it(world):
@@ -233,17 +304,9 @@ def test_justification_when_the_network_requires_it(world):
     assert AuditEvent.objects.get(action="directory.export").justification == "Annual review"
 
 
-@pytest.mark.parametrize(
-    ("fmt", "message"),
-    [
-        ("pdf", "format 'pdf' is not available yet"),
-        ("vcf", "not available yet"),
-        ("doc", "unknown format 'doc'"),
-    ],
-)
-def test_formats_not_available(world, fmt, message):
-    with pytest.raises(ServiceError, match=message):
-        export(world.network, fmt)
+def test_unknown_format(world):
+    with pytest.raises(ServiceError, match="unknown format 'doc'"):
+        export(world.network, "doc")
     assert not AuditEvent.objects.filter(action="directory.export").exists()
 
 
@@ -260,29 +323,52 @@ def test_cli_csv_to_stdout(world):
     out, err = cli("--format", "csv")
     assert out.lstrip("\ufeff").startswith(",".join(COLUMNS))
     assert err == ""
-    assert AuditEvent.objects.filter(action="directory.export", actor=None).count() == 1
+    event = AuditEvent.objects.get(action="directory.export", actor=None)
+    assert event.details["edition"] == 1
 
 
-def test_cli_writes_a_private_file(world, tmp_path):
-    path = tmp_path / "directory.xlsx"
-    out, _err = cli("--format", "xlsx", "-o", str(path))
-    assert "directory.xlsx" in out
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "vcf", "pdf"])
+def test_cli_each_format_of_an_older_edition_to_a_private_file(world, tmp_path, fmt):
+    cp = draft(world.cp_b)
+    cp.institution = "Bundeskriminalamt (new name)"
+    cp.save()
+    publish(world.network)
+    path = tmp_path / f"directory.{fmt}"
+    out, _err = cli("--format", fmt, "--edition", "1", "-o", str(path))
+    assert f"Exported edition 1 of budapest to {path} ({fmt}, mark dl_" in out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert next(c for _n, c in read_rows(path))["member_code"] == "DE"
+    data = path.read_bytes()
+    assert AuditEvent.objects.get(action="directory.export").details["edition"] == 1
+    if fmt in ("json", "pdf"):
+        assert verify_export(data).edition == 1
+    if fmt == "xlsx":
+        assert next(c for _n, c in read_rows(path))["institution"] == "Bundeskriminalamt"
+    elif fmt != "pdf":
+        text = data.decode("utf-8-sig")
+        assert "Bundeskriminalamt" in text
+        assert "new name" not in text
 
 
-def test_cli_refuses_binary_on_a_text_stream(world):
-    with pytest.raises(CommandError, match="binary"):
-        cli("--format", "xlsx")
+def test_cli_unknown_edition_says_which_exist(world, tmp_path):
+    with pytest.raises(CommandError, match=r"^edition 9 does not exist \(editions 1 to 1 exist\)$"):
+        cli("--format", "json", "--edition", "9", "-o", str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()
 
 
-def test_cli_pdf_not_available_yet(world):
-    with pytest.raises(CommandError, match="format 'pdf' is not available yet"):
-        cli("--format", "pdf")
+def test_cli_unknown_format(world):
+    with pytest.raises(CommandError, match="unknown format 'doc'"):
+        cli("--format", "doc")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "pdf"])
+def test_cli_refuses_binary_on_a_text_stream(world, fmt):
+    with pytest.raises(CommandError, match=f"{fmt.upper()} is a binary format"):
+        cli("--format", fmt)
 
 
 def test_cli_warns_about_left_out_data(world):
-    ChannelFactory(contact_point=world.cp_a, kind="other", value="radio", position=3)
+    ChannelFactory(contact_point=draft(world.cp_a), kind="other", value="radio", position=3)
+    publish(world.network)
     _out, err = cli("--format", "csv")
     assert "warning: 1 contact point has data that the CSV columns cannot hold" in err
     assert world.cp_a.public_id in err

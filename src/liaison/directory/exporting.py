@@ -1,19 +1,26 @@
-"""Export of a network's directory as CSV, XLSX or JSON: only what the actor may see, audited.
+"""Exports of a published edition: CSV, XLSX, JSON (signed), vCard and PDF (signed).
 
-CSV and XLSX have exactly the import's columns (importing.COLUMNS), so an export re-imports
+Every format renders from the edition's document (`Edition.document()`, the frozen content), never
+from the live rows, so an export of edition N is the same directory whenever it is made.
+
+CSV and XLSX have exactly the import's columns (tabular.COLUMNS), so an export re-imports
 unchanged. Those columns hold two phones, two e-mail addresses, a fax and a secure channel;
 what they cannot hold (a third phone, mobiles, channel notes, availability exceptions, OpenPGP
-keys) is left out and listed in `warnings`. JSON holds everything.
+keys) is left out and listed in `warnings`. JSON holds everything and is signed with the
+deployment's key (signing.py), like the PDF. Every export is audited with its format, the
+edition's number and a unique mark; the PDF and the JSON carry that mark and who made the
+copy, so that a leaked copy can be traced back to its download.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
-import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -23,20 +30,22 @@ from django.utils.translation import ngettext
 
 from liaison.audit.services import record_event
 from liaison.core.errors import ServiceError
+from liaison.core.ids import new_public_id
 from liaison.core.permissions import NetworkAccess, Perm, Role
-from liaison.directory.models import ContactPoint
-from liaison.directory.queries import visible_contact_points
 from liaison.directory.tabular import CHANNEL_COLUMNS, COLUMNS, FORMULA_START
 from liaison.networks.models import Network
 from liaison.networks.queries import resolve_access
 
-FORMATS = ("csv", "xlsx", "json")
-LATER_FORMATS = ("vcf", "pdf")  # announced in DESIGN.md, not built yet
+FORMATS = ("csv", "xlsx", "json", "vcf", "pdf")
+SIGNED_FORMATS = ("json", "pdf")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
+    "vcf": "text/vcard; charset=utf-8",
+    "pdf": "application/pdf",
 }
+BINARY_FORMATS = ("xlsx", "pdf")
 _E164 = re.compile(r"\+[0-9]{1,15}")
 
 
@@ -64,14 +73,65 @@ class ExportWarning:
         }
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """Who made a copy, when, and its unique mark (printed on the PDF, kept in the JSON)."""
+
+    mark: str
+    at: dt.datetime
+    name: str = ""  # "" for the console
+    email: str = ""
+
+    @classmethod
+    def for_actor(cls, actor, at: dt.datetime | None = None) -> Stamp:
+        at = at or timezone.now()
+        mark = new_public_id("dl")
+        if actor is not None and getattr(actor, "is_authenticated", False):
+            return cls(mark=mark, at=at, name=actor.get_full_name(), email=actor.email)
+        return cls(mark=mark, at=at)
+
+    @property
+    def by(self) -> str:
+        if not self.email:
+            return "console"
+        return f"{self.name} <{self.email}>" if self.name != self.email else self.email
+
+    def __str__(self) -> str:
+        when = self.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if not self.email:
+            return _("Exported at the console on %(when)s — mark %(mark)s") % {
+                "when": when,
+                "mark": self.mark,
+            }
+        return _("Downloaded by %(who)s on %(when)s — mark %(mark)s") % {
+            "who": self.by,
+            "when": when,
+            "mark": self.mark,
+        }
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    fmt: str
+    edition: int | None
+    network: str  # slug
+    mark: str
+    count: int  # contact points
+    warnings: tuple[ExportWarning, ...] = field(default=())
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.fmt]
+
+    @property
+    def filename(self) -> str:
+        edition = f"edition-{self.edition}" if self.edition is not None else "draft"
+        return f"{self.network}-directory-{edition}.{self.fmt}"
+
+
 def check_format(fmt: str) -> str:
     fmt = (fmt or "").strip().lower()
-    if fmt in LATER_FORMATS:
-        raise ServiceError(
-            _("format '%(format)s' is not available yet (available: %(formats)s)")
-            % {"format": fmt, "formats": ", ".join(FORMATS)},
-            "format",
-        )
     if fmt not in FORMATS:
         raise ServiceError(
             _("unknown format '%(format)s' (expected one of: %(formats)s)")
@@ -81,76 +141,164 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def export_directory(
-    actor,
-    access: NetworkAccess | None,
-    network: Network,
-    fmt: str,
-    *,
-    justification: str = "",
-    warnings: list[ExportWarning] | None = None,
-) -> bytes:
-    """The directory of `network` as `fmt` (csv, xlsx or json) bytes, audited.
-
-    `actor` None with `access` None is the command line (see console_access); a user's access
-    is resolved when not given and needs directory.export. When the network requires it, a
-    justification is recorded with the audit event. CSV/XLSX: contact points whose data does
-    not all fit the columns are appended to `warnings` (when a list is given).
-    """
-    fmt = check_format(fmt)
+def check_export_access(actor, access: NetworkAccess | None, network: Network) -> NetworkAccess:
+    """The access to export `network` with: the console's when there is neither actor nor
+    access; PermissionDenied without directory.export."""
     if access is None:
         access = console_access(network) if actor is None else resolve_access(actor, network)
     if access.network.pk != network.pk:
         raise PermissionDenied
     if not access.has(Perm.DIRECTORY_EXPORT):
         raise PermissionDenied(_("You may not export this network's directory."))
+    return access
+
+
+def clean_justification(network: Network, justification: str) -> str:
     justification = " ".join((justification or "").split())[:500]
     if network.justification_required and not justification:
         raise ServiceError(
             _("this network requires a justification for every export"), "justification"
         )
-    contact_points = list(visible_contact_points(access).order_by("member__code", "position", "id"))
-    if fmt == "json":
-        content = _as_json(network, contact_points)
-    else:
-        rows = []
-        for cp in contact_points:
-            row, left_out = spreadsheet_row(cp)
-            rows.append(row)
-            if left_out and warnings is not None:
-                warnings.append(
-                    ExportWarning(cp.public_id, cp.member.code, cp.institution, left_out)
-                )
-        content = _as_csv(rows) if fmt == "csv" else _as_xlsx(rows)
+    return justification
+
+
+def export_edition(
+    actor,
+    access: NetworkAccess | None,
+    edition,
+    fmt: str,
+    *,
+    justification: str = "",
+) -> Export:
+    """Edition `edition` as `fmt` bytes, audited ("directory.export", with the mark).
+
+    `actor` None with `access` None is the command line (see console_access); a user's access
+    is resolved when not given and needs directory.export. When the network requires it, a
+    justification is recorded with the audit event.
+    """
+    fmt = check_format(fmt)
+    network = edition.network
+    access = check_export_access(actor, access, network)
+    justification = clean_justification(network, justification)
+    document = edition.document()
+    stamp = Stamp.for_actor(actor)
+    warnings: list[ExportWarning] = []
+    content = render_export(document, fmt, stamp, warnings=warnings)
+    count = document_count(document)
     with transaction.atomic():
         record_event(
             actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
             "directory.export",
+            obj=edition,
             network=network,
-            details={"format": fmt, "count": len(contact_points)},
+            details={
+                "format": fmt,
+                "edition": edition.number,
+                "count": count,
+                "mark": stamp.mark,
+            },
             justification=justification,
         )
-    return content
+    return Export(
+        content=content,
+        fmt=fmt,
+        edition=edition.number,
+        network=network.slug,
+        mark=stamp.mark,
+        count=count,
+        warnings=tuple(warnings),
+    )
 
 
-# --- rows ----------------------------------------------------------------------------------
+def export_directory(
+    actor,
+    access: NetworkAccess | None,
+    network: Network,
+    fmt: str,
+    *,
+    edition: int | None = None,
+    justification: str = "",
+) -> Export:
+    """Export edition number `edition` (None: the current one) of `network`.
+
+    ServiceError when the format is unknown or the edition does not exist (the message names
+    the editions that do), PermissionDenied without directory.export.
+    """
+    from liaison.directory.queries import get_edition
+
+    fmt = check_format(fmt)
+    access = check_export_access(actor, access, network)
+    found = get_edition(access, edition)
+    return export_edition(actor, access, found, fmt, justification=justification)
 
 
-def spreadsheet_row(cp: ContactPoint) -> tuple[dict[str, str], tuple[str, ...]]:
+# --- rendering -------------------------------------------------------------------------------
+
+
+def document_count(document: dict[str, Any]) -> int:
+    return sum(len(member.get("contact_points", [])) for member in document.get("members", []))
+
+
+def render_export(
+    document: dict[str, Any],
+    fmt: str,
+    stamp: Stamp,
+    *,
+    warnings: list[ExportWarning] | None = None,
+) -> bytes:
+    """`document` (an edition document) as `fmt`; JSON and PDF signed; no audit (the caller's)."""
+    fmt = check_format(fmt)
+    if fmt == "json":
+        from liaison.directory.signing import sign_json
+
+        exported = {
+            "at": stamp.at.astimezone(dt.UTC).isoformat(),
+            "by": stamp.by,
+            "mark": stamp.mark,
+        }
+        return sign_json({**document, "export": exported})
+    if fmt == "pdf":
+        from liaison.directory.pdf import render_pdf
+        from liaison.directory.signing import sign_pdf
+
+        return sign_pdf(render_pdf(document, stamp=str(stamp), mark=stamp.mark))
+    if fmt == "vcf":
+        from liaison.directory.vcard import render_vcards
+
+        return render_vcards(document, mark=stamp.mark)
+    rows = []
+    for member, cp in contact_points_of(document):
+        row, left_out = spreadsheet_row(member, cp)
+        rows.append(row)
+        if left_out and warnings is not None:
+            warnings.append(
+                ExportWarning(cp.get("id", ""), member["code"], cp.get("institution", ""), left_out)
+            )
+    if fmt == "csv":
+        return _as_csv(rows)
+    return _as_xlsx(rows, stamp)
+
+
+def contact_points_of(document: dict[str, Any]) -> Iterator[tuple[dict, dict]]:
+    for member in document.get("members", []):
+        for cp in member.get("contact_points", []):
+            yield member, cp
+
+
+def spreadsheet_row(member: dict, cp: dict) -> tuple[dict[str, str], tuple[str, ...]]:
     """One contact point as the import's columns, and what the columns could not hold."""
-    member = cp.member
     row = {
-        "member_code": member.code,
-        "member_name": member.name,
-        "member_kind": member.kind,
-        "member_status": member.status,
-        "type": cp.type,
-        "institution": cp.institution,
-        "unit": cp.unit,
-        "availability": cp.availability,
-        "timezone": cp.timezone,
-        "languages": cp.languages,
-        "instructions": cp.instructions,
+        "member_code": member.get("code", ""),
+        "member_name": member.get("name", ""),
+        "member_kind": member.get("kind", ""),
+        "member_status": member.get("status", ""),
+        "type": cp.get("type", ""),
+        "institution": cp.get("institution", ""),
+        "unit": cp.get("unit", ""),
+        "availability": cp.get("availability", ""),
+        "timezone": cp.get("timezone", ""),
+        "languages": ",".join(cp.get("languages", [])),
+        "instructions": cp.get("instructions", ""),
     }
     # The columns still free for each channel kind, in order (phone, phone_2…).
     free: dict[str, list[str]] = {}
@@ -159,13 +307,14 @@ def spreadsheet_row(cp: ContactPoint) -> tuple[dict[str, str], tuple[str, ...]]:
         row[column] = ""
     dropped: dict[str, int] = {}
     notes = False
-    for channel in cp.channels.all():  # prefetched, in position order
-        columns = free.get(channel.kind)
+    for channel in cp.get("channels", []):  # in their order
+        columns = free.get(channel.get("kind", ""))
         if columns:
-            row[columns.pop(0)] = channel.value
-            notes = notes or bool(channel.notes)
+            row[columns.pop(0)] = channel.get("value", "")
+            notes = notes or bool(channel.get("notes"))
         else:
-            dropped[channel.kind] = dropped.get(channel.kind, 0) + 1
+            kind = channel.get("kind", "")
+            dropped[kind] = dropped.get(kind, 0) + 1
     left_out = [
         ngettext("%(count)d %(kind)s channel", "%(count)d %(kind)s channels", n)
         % {"count": n, "kind": kind}
@@ -173,9 +322,9 @@ def spreadsheet_row(cp: ContactPoint) -> tuple[dict[str, str], tuple[str, ...]]:
     ]
     if notes:
         left_out.append(_("channel notes"))
-    if cp.availability_exceptions:
+    if cp.get("availability_exceptions"):
         left_out.append(_("availability exceptions"))
-    if cp.pgp_key:
+    if cp.get("pgp_key"):
         left_out.append(_("OpenPGP key"))
     return row, tuple(left_out)
 
@@ -198,13 +347,17 @@ def _as_csv(rows: Iterable[dict[str, str]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def _as_xlsx(rows: Iterable[dict[str, str]]) -> bytes:
+def _as_xlsx(rows: Iterable[dict[str, str]], stamp: Stamp | None = None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
+    if stamp is not None:
+        # In the file's properties, not in the cells: the columns stay the import's.
+        workbook.properties.keywords = f"liaison-mark={stamp.mark}"
+        workbook.properties.creator = "Liaison"
     sheet = workbook.create_sheet(_("Directory"))
     bold = Font(bold=True)
 
@@ -222,38 +375,3 @@ def _as_xlsx(rows: Iterable[dict[str, str]]) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
-
-
-def _as_json(network: Network, contact_points: Iterable[ContactPoint]) -> bytes:
-    document = {
-        "network": network.slug,
-        "exported_at": timezone.now().isoformat(timespec="seconds"),
-        "contact_points": [contact_point_json(cp) for cp in contact_points],
-    }
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def contact_point_json(cp: ContactPoint) -> dict:
-    member = cp.member
-    return {
-        "id": cp.public_id,
-        "member": {
-            "code": member.code,
-            "name": member.name,
-            "kind": member.kind,
-            "status": member.status,
-        },
-        "type": cp.type,
-        "institution": cp.institution,
-        "unit": cp.unit,
-        "channels": [
-            {"kind": ch.kind, "value": ch.value, "notes": ch.notes} for ch in cp.channels.all()
-        ],
-        "availability": cp.availability,
-        "availability_exceptions": cp.availability_exceptions,
-        "timezone": cp.timezone,
-        "languages": cp.language_list,
-        "instructions": cp.instructions,
-        "pgp_key": cp.pgp_key,
-        "review_date": cp.review_date.isoformat() if cp.review_date else None,
-    }

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from liaison.audit.models import AuditEvent
 from liaison.cli import main
-from tests.factories import ContactPointFactory, MemberFactory, NetworkFactory
+from tests.factories import MemberFactory, NetworkFactory, PublishedContactPointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +21,9 @@ def network():
     fr = MemberFactory(network=network, code="FR", status="party")
     de = MemberFactory(network=network, code="DE", status="party")
     MemberFactory(network=network, code="JP", status="observer")
-    ContactPointFactory(member=fr, type="police")
+    PublishedContactPointFactory(member=fr, type="police")
     for kind in ("police", "prosecution", "ministry_of_justice"):
-        ContactPointFactory(member=de, type=kind)
+        PublishedContactPointFactory(member=de, type=kind)
     return network
 
 

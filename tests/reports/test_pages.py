@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from liaison.audit.models import AuditEvent
-from tests.factories import ContactPointFactory, MemberFactory
+from tests.factories import MemberFactory, PublishedContactPointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_permission_matrix(client, world):
 
 def test_tables_and_chart(client, world):
     for kind in ("prosecution", "prosecution", "cybersecurity"):
-        ContactPointFactory(member=world.member_b, type=kind)
+        PublishedContactPointFactory(member=world.member_b, type=kind)
     MemberFactory(network=world.network, code="JP", name="Japan", status="observer")
     client.force_login(world.secretariat)
     response = client.get(reverse("reports:stats", args=["budapest"]))
@@ -71,9 +71,9 @@ def test_tables_and_chart(client, world):
 
 
 def test_french_rendering_keeps_svg_numbers_parseable(client, world):
-    ContactPointFactory(member=world.member_b, type="other")
-    ContactPointFactory(member=world.member_b, type="other")
-    ContactPointFactory(member=world.member_b, type="prosecution")
+    PublishedContactPointFactory(member=world.member_b, type="other")
+    PublishedContactPointFactory(member=world.member_b, type="other")
+    PublishedContactPointFactory(member=world.member_b, type="prosecution")
     client.force_login(world.secretariat)
     html = client.get(
         reverse("reports:stats", args=["budapest"]), HTTP_ACCEPT_LANGUAGE="fr"

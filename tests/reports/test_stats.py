@@ -12,7 +12,7 @@ from liaison.reports.queries import (
     consult_network_stats,
     network_stats,
 )
-from tests.factories import ContactPointFactory, MemberFactory, NetworkFactory
+from tests.factories import MemberFactory, NetworkFactory, PublishedContactPointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,13 +22,13 @@ def test_three_members_exact_figures():
     fr = MemberFactory(network=network, code="FR", status="party")
     de = MemberFactory(network=network, code="DE", status="party")
     MemberFactory(network=network, code="JP", status="observer")
-    ContactPointFactory(member=fr, type="police")
-    ContactPointFactory(member=de, type="police")
-    ContactPointFactory(member=de, type="prosecution")
-    ContactPointFactory(member=de, type="cybersecurity")
+    PublishedContactPointFactory(member=fr, type="police")
+    PublishedContactPointFactory(member=de, type="police")
+    PublishedContactPointFactory(member=de, type="prosecution")
+    PublishedContactPointFactory(member=de, type="cybersecurity")
     # Another network's members and contact points must not count.
     other = MemberFactory(network=NetworkFactory(slug="elsewhere"), code="IT")
-    ContactPointFactory(member=other, type="police")
+    PublishedContactPointFactory(member=other, type="police")
 
     assert network_stats(network) == {
         "network": "small",
@@ -52,6 +52,8 @@ def test_three_members_exact_figures():
         },
         "parties_with_contact_points": 2,
         "parties_with_multiple_contact_points": 1,
+        "stale_contact_points": 0,
+        "review_due_30_days": 0,
     }
 
 
@@ -62,10 +64,10 @@ def test_parties_and_members_are_counted_apart():
     org = MemberFactory(
         network=network, code="INTERPOL", name="INTERPOL", kind="organisation", status="non_party"
     )
-    ContactPointFactory(member=party, type="police")
+    PublishedContactPointFactory(member=party, type="police")
     for _ in range(2):
-        ContactPointFactory(member=observer, type="security_service")
-    ContactPointFactory(member=org, type="other")
+        PublishedContactPointFactory(member=observer, type="security_service")
+    PublishedContactPointFactory(member=org, type="other")
     stats = network_stats(network)
     assert stats["members"]["by_kind"] == {"state": 2, "organisation": 1}
     assert stats["members"]["by_status"] == {"party": 1, "observer": 1, "non_party": 1}
@@ -100,6 +102,8 @@ def test_empty_network_has_every_key_at_zero():
         },
         "parties_with_contact_points": 0,
         "parties_with_multiple_contact_points": 0,
+        "stale_contact_points": 0,
+        "review_due_30_days": 0,
     }
 
 
@@ -114,7 +118,9 @@ def _network_of(size: int, slug: str):
             kind=["state", "organisation"][i % 2],
         )
         for _ in range(i % 3):
-            ContactPointFactory(member=member, type=["police", "prosecution", "other"][i % 3])
+            PublishedContactPointFactory(
+                member=member, type=["police", "prosecution", "other"][i % 3]
+            )
     return network
 
 

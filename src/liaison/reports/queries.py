@@ -6,24 +6,35 @@ computed with a fixed number of aggregate queries however many members the netwo
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from liaison.audit.services import record_event
 from liaison.core.permissions import NetworkAccess, Perm
-from liaison.directory.models import ContactPoint, ContactPointType
+from liaison.directory import staleness
+from liaison.directory.models import ContactPointType, Layer
 from liaison.networks.models import Member, MemberKind, MemberStatus, Network
 
 
-def compute_network_stats(network: Network) -> dict[str, Any]:
-    """The figures of `network`, unchecked: for callers that authorise themselves (CLI, API)."""
+def compute_network_stats(network: Network, today: dt.date | None = None) -> dict[str, Any]:
+    """The figures of `network`, unchecked: for callers that authorise themselves (CLI, API).
+
+    They count the published directory (the current edition), not the drafts. `today` (for
+    staleness) defaults to the current date.
+    """
+    today = today or timezone.localdate()
     # Per-member contact point counts, folded with the member counts into one aggregate over
     # the annotated rows (a subquery): one query for every member figure.
+    published = Q(contact_points__layer=Layer.PUBLISHED)
     per_member = (
-        Member.objects.filter(network=network).annotate(n=Count("contact_points")).order_by()
+        Member.objects.filter(network=network)
+        .annotate(n=Count("contact_points", filter=published))
+        .order_by()
     )
     member_row = per_member.aggregate(
         total=Count("pk"),
@@ -35,11 +46,13 @@ def compute_network_stats(network: Network) -> dict[str, Any]:
         parties_multi_cp=Count("pk", filter=Q(n__gte=2, status=MemberStatus.PARTY)),
     )
     cp_row = (
-        ContactPoint.objects.filter(network=network)
+        staleness.published_contact_points(network)
         .order_by()
         .aggregate(
             total=Count("pk"),
             **{v: Count("pk", filter=Q(type=v)) for v in ContactPointType.values},
+            stale=Count("pk", filter=staleness.stale_q(today)),
+            due_soon=Count("pk", filter=staleness.due_soon_q(today)),
         )
     )
     return {
@@ -58,6 +71,9 @@ def compute_network_stats(network: Network) -> dict[str, Any]:
         # Beyond the contract: the Secretariat's slides count parties only.
         "parties_with_contact_points": member_row["parties_with_cp"] or 0,
         "parties_with_multiple_contact_points": member_row["parties_multi_cp"] or 0,
+        # Review dates passed, and coming within the reminder lead (directory.staleness).
+        "stale_contact_points": cp_row["stale"] or 0,
+        "review_due_30_days": cp_row["due_soon"] or 0,
     }
 
 

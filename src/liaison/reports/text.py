@@ -55,4 +55,9 @@ def stats_as_text(stats: dict[str, Any], *, network_name: str = "") -> str:
     lines.append("")
     lines.append(f"{_('Types of contact point')}: {cps['total']}")
     lines += [f"  {label}: {n}" for _k, label, n in labelled(cps["by_type"], TYPE_LABELS)]
+    if "stale_contact_points" in stats:
+        lines.append("")
+        lines.append(_("Review of entries"))
+        lines.append(f"  {_('Stale (review date passed)')}: {stats['stale_contact_points']}")
+        lines.append(f"  {_('Review due within 30 days')}: {stats['review_due_30_days']}")
     return "\n".join(lines)

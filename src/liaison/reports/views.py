@@ -47,8 +47,24 @@ def stats(request, access):
             _share(figures["members_with_multiple_contact_points"], members["total"]),
         ),
     ]
+    review = [
+        (
+            _("Stale (review date passed)"),
+            figures["stale_contact_points"],
+            _share(figures["stale_contact_points"], cps["total"]),
+        ),
+        (
+            _("Review due within 30 days"),
+            figures["review_due_30_days"],
+            _share(figures["review_due_30_days"], cps["total"]),
+        ),
+    ]
     context = {
         "network": access.network,
+        "review": review,
+        # The auditor sees the figures, not the directory they point to.
+        "review_link": access.has(Perm.DIRECTORY_VIEW)
+        and bool(figures["stale_contact_points"] or figures["review_due_30_days"]),
         "figures": figures,
         "by_status": [(label, n, _share(n, members["total"])) for _k, label, n in by_status],
         "by_kind": [(label, n, _share(n, members["total"])) for _k, label, n in by_kind],

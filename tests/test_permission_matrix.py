@@ -112,6 +112,11 @@ def _objects_for(view: WebView, world):
     other = [p for p in view.params if p != "slug"]
     if not other:
         return [("network", base, None)]
+    if set(other) <= {"number", "a", "b"}:
+        # Editions are the network's, not a member's: the world publishes edition 1.
+        return [("network", {**base, **dict.fromkeys(other, 1)}, None)]
+    if other == ["number", "fmt"]:  # directory:download, a signed PDF of edition 1
+        return [("network", {**base, "number": 1, "fmt": "pdf"}, None)]
     if other == ["public_id"]:
         if view.name.startswith("directory:"):
             return [
@@ -139,6 +144,11 @@ def _objects_for(view: WebView, world):
                 ("own", {**base, "public_id": own.public_id}, world.member_a),
                 ("other", {**base, "public_id": other.public_id}, world.member_b),
             ]
+        if view.name == "delivery:retry":
+            from tests.delivery.factories import DeliveryFactory
+
+            dead = DeliveryFactory(network=world.network, dead=True)
+            return [("network", {**base, "public_id": dead.public_id}, None)]
     pytest.fail(f"the matrix does not know how to call {view.name} ({view.route}); teach it")
     return []
 
@@ -238,6 +248,8 @@ def tokens(world):
 
 def _api_url(path: str, world, own: bool) -> str:
     cp = world.cp_a if own else world.cp_b
+    path = path.replace("{code}", (world.member_a if own else world.member_b).code)
+    path = re.sub(r"{(number|a|b)}", "1", path)  # edition numbers: the world publishes edition 1
     return re.sub(r"{id}", cp.public_id, path.replace("{slug}", world.network.slug))
 
 
@@ -255,7 +267,7 @@ def test_api_matrix(world, client, tokens):
             if method != "GET"
             else {}
         )
-        for own in (True, False) if "{id}" in path else (True,):
+        for own in (True, False) if ("{id}" in path or "{code}" in path) else (True,):
             url = _api_url(path, world, own)
             response = call(url, **body)
             assert response.status_code == 401, f"no token {method} {url}"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from liaison.directory.models import ChannelKind
+from liaison.directory.models import ChannelKind, ContactPoint
 from liaison.directory.templatetags.directory_tags import channel_display
 from tests.factories import ChannelFactory, ContactPointFactory
 
@@ -256,7 +256,8 @@ def test_a_value_without_its_kind_is_asked_for_and_an_empty_row_is_ignored(clien
     assert cp.channels.count() == 2  # unchanged
     data = editor_post([("phone", "+33 1 23 45 67 89"), ("", "")])
     assert client.post(edit_url(cp), data).status_code == 302
-    assert [c.kind for c in cp.channels.all()] == ["phone"]
+    draft = ContactPoint.objects.get(public_id=cp.public_id, layer="draft")
+    assert [c.kind for c in draft.channels.all()] == ["phone"]
 
 
 def test_enter_in_a_field_saves(client, world):

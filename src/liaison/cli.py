@@ -19,6 +19,7 @@ COMMANDS = {
     "token": "token create EMAIL [--write] [--days N]",
     "report": "report stats --network SLUG --format json|text",
     "audit": "audit verify [--checkpoint] | checkpoint | key | export --network SLUG",
+    "delivery": "delivery status [--network SLUG] | retry ID…  (the outbox of e-mails)",
 }
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("liaison.directory.urls")),
     path("", include("liaison.audit.urls")),
     path("", include("liaison.reports.urls")),
+    path("", include("liaison.delivery.urls")),
     path("api/v1/", include("liaison.api.urls")),
 ]
 

@@ -78,6 +78,10 @@ def test_openapi_lists_every_operation(client):
         ("GET", "/api/v1/networks/{slug}/contact-points/{id}"),
         ("PATCH", "/api/v1/networks/{slug}/contact-points/{id}"),
         ("GET", "/api/v1/networks/{slug}/stats"),
+        ("GET", "/api/v1/networks/{slug}/members/{code}/reach"),
+        ("GET", "/api/v1/networks/{slug}/editions"),
+        ("GET", "/api/v1/networks/{slug}/editions/{number}"),
+        ("GET", "/api/v1/networks/{slug}/editions/{a}/diff/{b}"),
     }
     assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
     patch = schema["paths"]["/api/v1/networks/{slug}/contact-points/{id}"]["patch"]

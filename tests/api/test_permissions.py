@@ -48,6 +48,30 @@ MATRIX = {
     ),
     ("GET", "/api/v1/networks/{slug}/members"): (401, 404, 200, 403, 200, 200, 200, 200),
     ("GET", "/api/v1/networks/{slug}/stats"): (401, 404, 200, 200, 403, 403, 403, 403),
+    # Editions (edition 1, published by the world fixture): whoever reads the directory.
+    ("GET", "/api/v1/networks/{slug}/editions"): (401, 404, 200, 403, 200, 200, 200, 200),
+    ("GET", "/api/v1/networks/{slug}/editions/{number}"): (401, 404, 200, 403, 200, 200, 200, 200),
+    ("GET", "/api/v1/networks/{slug}/editions/{a}/diff/{b}"): (
+        401,
+        404,
+        200,
+        403,
+        200,
+        200,
+        200,
+        200,
+    ),
+    # Member B's desks: reachable by the people of every member, not only B's.
+    ("GET", "/api/v1/networks/{slug}/members/{code}/reach"): (
+        401,
+        404,
+        200,
+        403,
+        200,
+        200,
+        200,
+        200,
+    ),
 }
 
 CASES = [
@@ -74,7 +98,9 @@ def test_matrix_covers_every_operation():
 def test_permission_matrix(world, api_as, method, path, role, expected):
     user = None if role == "anonymous" else getattr(world, role)
     caller = api_as(user, write=method != "GET")
-    url = path.format(slug="budapest", id=world.cp_a.public_id)
+    url = path.format(
+        slug="budapest", id=world.cp_a.public_id, code=world.member_b.code, number=1, a=1, b=1
+    )
     response = caller.get(url) if method == "GET" else caller.patch(url, {"unit": "Night desk"})
     assert response.status_code == expected, response.content
     assert response["Content-Type"].startswith("application/json")

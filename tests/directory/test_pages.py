@@ -9,9 +9,14 @@ from django.urls import reverse
 
 from liaison.audit.models import AuditEvent
 from liaison.directory import services
-from liaison.directory.models import Channel, ContactPoint
+from liaison.directory.models import Channel, ContactPoint, Layer
 from liaison.networks.queries import resolve_access
-from tests.factories import ChannelFactory, ContactPointFactory, MemberFactory
+from tests.factories import (
+    ChannelFactory,
+    MemberFactory,
+    PublishedContactPointFactory,
+)
+from tests.fixtures import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +44,8 @@ def make_cp(world, member, **fields):
 
 @pytest.fixture
 def points(world):
-    """Three contact points with known availability, besides the world's two."""
-    return {
+    """Three published contact points with known availability, besides the world's two."""
+    drafts = {
         "always": make_cp(world, world.member_a, institution="Always Open Desk", languages="it"),
         "closed": make_cp(
             world,
@@ -58,6 +63,11 @@ def points(world):
             availability="Mon-Fri 08:00-18:00",
             timezone="Europe/Paris",
         ),
+    }
+    publish(world.network)
+    return {
+        name: ContactPoint.objects.get(public_id=cp.public_id, layer=Layer.PUBLISHED)
+        for name, cp in drafts.items()
     }
 
 
@@ -228,7 +238,9 @@ def test_htmx_request_gets_the_results_partial_only(client, world):
 
 def test_list_is_paginated_by_50(client, world):
     for i in range(55):
-        ContactPointFactory(member=world.member_a, institution=f"Unit {i:02d}", position=i + 1)
+        PublishedContactPointFactory(
+            member=world.member_a, institution=f"Unit {i:02d}", position=i + 1
+        )
     client.force_login(world.officer_a)
     first = client.get(url("list"), {"member": "FR"})
     assert len(listed(first)) == 50
@@ -247,7 +259,7 @@ def test_list_query_count_does_not_grow_with_rows(client, world, django_assert_m
         MemberFactory(network=world.network, code=code) for code in ("IT", "ES", "PT", "NL")
     ]
     for i in range(60):
-        cp = ContactPointFactory(
+        cp = PublishedContactPointFactory(
             member=members[i % len(members)],
             availability="Mon-Fri 08:00-18:00" if i % 2 else "24/7",
             always_available=not i % 2,
@@ -326,6 +338,12 @@ def test_edit_buttons_only_for_who_may_edit(client, world):
 
 # --- editor ----------------------------------------------------------------------------------
 
+DRAFT_SAVED = "Saved as a draft: it will appear in the directory when the Secretariat publishes"
+
+
+def draft_of(cp) -> ContactPoint:
+    return ContactPoint.objects.get(public_id=cp.public_id, layer=Layer.DRAFT)
+
 
 def test_coordinator_edits_own_contact_point(client, world):
     cp = world.cp_a
@@ -333,6 +351,8 @@ def test_coordinator_edits_own_contact_point(client, world):
     page = client.get(url("edit", cp.public_id))
     assert page.status_code == 200
     assert 'value="Police nationale"' in page.content.decode()
+    assert "You are editing a draft" in page.content.decode()
+    assert page.context["cp"].layer == Layer.DRAFT
     assert len(page.context["formset"].forms) == 2 + 1  # its channels + 1 spare row
 
     response = client.post(
@@ -344,17 +364,22 @@ def test_coordinator_edits_own_contact_point(client, world):
                 ("phone", "01 40 97 80 00", "night line"),
             ],
         ),
+        follow=True,
     )
-    assert response.status_code == 302
-    assert response.url == url("detail", cp.public_id)
-    cp.refresh_from_db()
-    assert cp.institution == "Police nationale (OFAC)"
-    assert cp.availability == "Mon-Fri 08:00-18:00"
-    assert cp.languages == "en,fr"
-    assert [(c.kind, c.value, c.notes) for c in cp.channels.order_by("position")] == [
+    assert response.redirect_chain == [(url("changes"), 302)]
+    assert DRAFT_SAVED in response.content.decode()
+    draft = draft_of(cp)
+    assert draft.institution == "Police nationale (OFAC)"
+    assert draft.availability == "Mon-Fri 08:00-18:00"
+    assert draft.languages == "en,fr"
+    assert [(c.kind, c.value, c.notes) for c in draft.channels.order_by("position")] == [
         ("email", "desk@ofac.fr.example", ""),
         ("phone", "+33140978000", "night line"),  # read in the member's country (FR)
     ]
+    # Readers still see the published entry until the next edition.
+    cp.refresh_from_db()
+    assert cp.institution == "Police nationale"
+    assert cp.channels.count() == 2
     event = events("directory.contact_point.update").get()
     assert event.actor == world.coordinator_a
     assert event.object_id == cp.public_id
@@ -366,7 +391,8 @@ def test_removing_a_channel_row(client, world):
     data = edit_data(channels=[("phone", "+33123456789", ""), ("email", "a@b.fr.example", "")])
     data["channels-1-DELETE"] = "on"
     assert client.post(url("edit", cp.public_id), data).status_code == 302
-    assert list(cp.channels.values_list("kind", flat=True)) == ["phone"]
+    assert list(draft_of(cp).channels.values_list("kind", flat=True)) == ["phone"]
+    assert cp.channels.count() == 2  # the published entry keeps its two
 
 
 def test_invalid_phone_is_shown_on_its_row_and_nothing_is_written(client, world):
@@ -382,9 +408,9 @@ def test_invalid_phone_is_shown_on_its_row_and_nothing_is_written(client, world)
     assert formset.forms[2].errors["value"] == ["'12' is not a valid phone number"]
     assert not formset.forms[1].errors
     assert "Nothing was saved" in response.content.decode()
-    cp.refresh_from_db()
-    assert cp.institution == "Police nationale"
-    assert cp.channels.count() == 2
+    draft = draft_of(cp)
+    assert draft.institution == "Police nationale"
+    assert draft.channels.count() == 2
     assert not events("directory.contact_point.update").exists()
 
 
@@ -407,12 +433,20 @@ def test_coordinator_creates_for_own_member(client, world):
     assert page.context["form"].initial["timezone"] == "Europe/Paris"  # FR's zone
 
     data = edit_data(institution="Gendarmerie", member=world.member_a.public_id)
-    response = client.post(url("create"), data)
-    assert response.status_code == 302
+    response = client.post(url("create"), data, follow=True)
+    assert response.redirect_chain == [(url("changes"), 302)]
+    assert DRAFT_SAVED in response.content.decode()
     cp = ContactPoint.objects.get(institution="Gendarmerie")
     assert cp.member == world.member_a
-    assert response.url == url("detail", cp.public_id)
+    assert cp.layer == Layer.DRAFT  # not in the directory until published
     assert events("directory.contact_point.create").get().object_id == cp.public_id
+    # A new draft has no page in the directory; the changes page links to its editor.
+    assert client.get(url("detail", cp.public_id)).status_code == 404
+    assert url("edit", cp.public_id) in response.content.decode()
+    editor = client.get(url("edit", cp.public_id))
+    assert editor.status_code == 200
+    assert editor.context["published"] is False
+    assert f'href="{url("detail", cp.public_id)}"' not in editor.content.decode()
 
 
 def test_secretariat_picks_the_member_first(client, world):
@@ -450,9 +484,17 @@ def test_coordinator_gets_403_on_another_members_entry(client, world):
     assert client.get(url("delete", cp.public_id)).status_code == 403
     assert client.post(url("delete", cp.public_id)).status_code == 403
     assert client.post(url("confirm", cp.public_id)).status_code == 403
-    cp.refresh_from_db()
-    assert cp.institution == "Bundeskriminalamt"
-    assert cp.last_confirmed_at is None
+    for row in ContactPoint.objects.filter(public_id=cp.public_id):  # both layers
+        assert row.institution == "Bundeskriminalamt"
+        assert row.last_confirmed_at is None
+
+
+def test_another_members_new_draft_is_invisible_to_a_coordinator(client, world):
+    draft = make_cp(world, world.member_b, institution="Unpublished LKA desk")
+    client.force_login(world.coordinator_a)
+    assert client.get(url("edit", draft.public_id)).status_code == 404
+    assert client.post(url("delete", draft.public_id)).status_code == 404
+    assert ContactPoint.objects.filter(pk=draft.pk).exists()
 
 
 def test_officer_reads_but_gets_403_on_edit(client, world):
@@ -463,7 +505,7 @@ def test_officer_reads_but_gets_403_on_edit(client, world):
     assert client.get(url("create")).status_code == 403
     assert client.post(url("delete", cp.public_id)).status_code == 403
     assert client.post(url("confirm", cp.public_id)).status_code == 403
-    assert ContactPoint.objects.filter(pk=cp.pk).exists()
+    assert ContactPoint.objects.filter(public_id=cp.public_id).count() == 2
 
 
 def test_outsider_gets_404_everywhere(client, world):
@@ -483,8 +525,9 @@ def test_outsider_gets_404_everywhere(client, world):
         url("confirm", cp.public_id),
     ):
         assert client.post(target).status_code == 404, target
-    assert ContactPoint.objects.filter(pk=cp.pk).exists()
-    assert not AuditEvent.objects.filter(action__startswith="directory.").exists()
+    assert ContactPoint.objects.filter(public_id=cp.public_id).count() == 2
+    seen = AuditEvent.objects.filter(action__startswith="directory.")
+    assert not seen.exclude(action="directory.publish").exists()  # the fixture's edition 1
 
 
 def test_unknown_contact_point_is_404(client, world):
@@ -499,19 +542,66 @@ def test_anonymous_is_sent_to_sign_in(client, world):
     assert "/accounts/login/" in response.url
 
 
-def test_delete_asks_then_deletes_and_is_audited(client, world):
+def test_delete_removes_the_draft_and_the_entry_stays_until_published(client, world):
     cp = world.cp_a
+    draft = draft_of(cp)
     client.force_login(world.coordinator_a)
     page = client.get(url("delete", cp.public_id))
     assert page.status_code == 200
-    assert "cannot be undone" in page.content.decode()
-    assert ContactPoint.objects.filter(pk=cp.pk).exists()
-    response = client.post(url("delete", cp.public_id))
-    assert response.status_code == 302
-    assert response.url == url("list")
-    assert not ContactPoint.objects.filter(pk=cp.pk).exists()
-    assert not Channel.objects.filter(contact_point_id=cp.pk).exists()
+    assert "disappears from the directory when the Secretariat publishes" in page.content.decode()
+    assert ContactPoint.objects.filter(pk=draft.pk).exists()
+    response = client.post(url("delete", cp.public_id), follow=True)
+    assert response.redirect_chain == [(url("changes"), 302)]
+    assert "Removed from the drafts" in response.content.decode()
+    assert not ContactPoint.objects.filter(pk=draft.pk).exists()
+    assert not Channel.objects.filter(contact_point_id=draft.pk).exists()
     assert events("directory.contact_point.delete").get().object_id == cp.public_id
+    # The published entry is still read, with a notice for its editors.
+    assert ContactPoint.objects.filter(pk=cp.pk).exists()
+    detail = client.get(url("detail", cp.public_id)).content.decode()
+    assert "Unpublished changes" in detail
+    assert "removed from the drafts" in detail
+    # Nothing is left to edit or delete: a clear page, not an error.
+    for target in (url("edit", cp.public_id), url("delete", cp.public_id)):
+        response = client.get(target)
+        assert response.status_code == 404
+        assert "Pending removal" in response.content.decode()
+        assert url("changes") in response.content.decode()
+    assert client.post(url("delete", cp.public_id)).status_code == 404
+    # Published: gone from the directory.
+    publish(world.network)
+    assert not ContactPoint.objects.filter(public_id=cp.public_id).exists()
+    assert client.get(url("detail", cp.public_id)).status_code == 404
+
+
+def test_deleting_a_new_draft_says_it_was_never_published(client, world):
+    draft = make_cp(world, world.member_a, institution="Short-lived desk")
+    client.force_login(world.coordinator_a)
+    page = client.get(url("delete", draft.public_id)).content.decode()
+    assert "It was never published" in page
+    assert f'href="{url("detail", draft.public_id)}"' not in page
+    assert client.post(url("delete", draft.public_id)).status_code == 302
+    assert not ContactPoint.objects.filter(public_id=draft.public_id).exists()
+
+
+def test_detail_notice_shows_unpublished_changes_to_editors_only(client, world):
+    cp = world.cp_a
+
+    def notice(user) -> bool:
+        client.force_login(user)
+        return "Unpublished changes" in client.get(url("detail", cp.public_id)).content.decode()
+
+    assert not notice(world.coordinator_a)  # the draft equals the published entry
+    access = resolve_access(world.coordinator_a, world.network)
+    services.update_contact_point(world.coordinator_a, access, cp, {"unit": "Night desk"})
+    assert notice(world.coordinator_a)
+    assert notice(world.secretariat)
+    assert not notice(world.officer_a)
+    assert not notice(world.coordinator_b)
+    client.force_login(world.coordinator_a)
+    assert url("changes") in client.get(url("detail", cp.public_id)).content.decode()
+    publish(world.network)
+    assert not notice(world.coordinator_a)
 
 
 def test_confirm_is_post_only_and_audited(client, world):
@@ -520,7 +610,17 @@ def test_confirm_is_post_only_and_audited(client, world):
     assert client.get(url("confirm", cp.public_id)).status_code == 405
     response = client.post(url("confirm", cp.public_id))
     assert response.status_code == 302
+    for row in ContactPoint.objects.filter(public_id=cp.public_id):  # both layers
+        assert row.last_confirmed_at is not None
+        assert row.review_date > row.last_confirmed_at.date()
+    assert events("directory.contact_point.confirm").get().actor == world.secretariat
+
+
+def test_confirm_still_works_while_removal_is_pending(client, world):
+    cp = world.cp_a
+    access = resolve_access(world.coordinator_a, world.network)
+    services.delete_contact_point(world.coordinator_a, access, cp)
+    client.force_login(world.coordinator_a)
+    assert client.post(url("confirm", cp.public_id)).status_code == 302
     cp.refresh_from_db()
     assert cp.last_confirmed_at is not None
-    assert cp.review_date > cp.last_confirmed_at.date()
-    assert events("directory.contact_point.confirm").get().actor == world.secretariat

@@ -11,8 +11,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from liaison.directory.availability import DAY_NAMES
+from liaison.directory.models import ContactPoint, Layer
 from tests.e2e.conftest import field, login
-from tests.factories import ContactPointFactory
+from tests.factories import PublishedContactPointFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +25,7 @@ def closed_french_desk(world):
     """A French-speaking contact point of member A that is closed now: its only opening is a
     weekday three days away (in its own zone)."""
     today = datetime.datetime.now(ZoneInfo("Europe/Paris")).weekday()
-    return ContactPointFactory(
+    return PublishedContactPointFactory(
         member=world.member_a,
         institution="Gendarmerie nationale",
         unit="Office hours desk",
@@ -116,14 +117,16 @@ def test_coordinator_edits_own_members_entry_but_not_another_members(page, world
     page.get_by_label(field("Unit")).fill("Cyber emergency desk")
     page.get_by_role("button", name="Save").click()
 
-    expect(page.get_by_role("status")).to_contain_text("The contact point was saved.")
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Police nationale — Cyber emergency desk"
-    )
+    # Saved as a draft: shown on the pending changes page until the next edition.
+    expect(page.get_by_role("status")).to_contain_text("Saved as a draft")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pending changes")
+    expect(page.locator("ins", has_text="Cyber emergency desk")).to_be_visible()
+    draft = ContactPoint.objects.get(public_id=world.cp_a.public_id, layer=Layer.DRAFT)
+    assert draft.unit == "Cyber emergency desk"
     world.cp_a.refresh_from_db()
-    assert world.cp_a.unit == "Cyber emergency desk"
+    assert world.cp_a.unit == "Cybercrime desk"
     # The channels were carried through the form unchanged.
-    assert [c.value for c in world.cp_a.channels.order_by("position")] == [
+    assert [c.value for c in draft.channels.order_by("position")] == [
         "+33123456789",
         "cyber@police.fr.example",
     ]

@@ -13,6 +13,8 @@ from liaison.api import errors
 from liaison.api.auth import PUBLIC, TokenAuth, register_permissions
 from liaison.core.views import PERMISSION_ATTR
 from liaison.directory.api import router as directory_router
+from liaison.directory.editions_api import router as editions_router
+from liaison.directory.reach_api import router as reach_router
 from liaison.networks.api import router as networks_router
 from liaison.reports.api import router as reports_router
 
@@ -31,7 +33,13 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 
-ROUTERS = [("", networks_router), ("", directory_router), ("", reports_router)]
+ROUTERS = [
+    ("", networks_router),
+    ("", directory_router),
+    ("", editions_router),
+    ("", reach_router),
+    ("", reports_router),
+]
 for _prefix, _router in ROUTERS:
     api.add_router(_prefix, _router)
 

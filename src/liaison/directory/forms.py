@@ -102,11 +102,16 @@ class DirectoryFilterForm(Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     tz = forms.ChoiceField(label=_("In time zone"), required=False, initial=DEFAULT_TZ)
+    stale = forms.ChoiceField(
+        label=_("Review"),
+        required=False,
+        choices=[("", _("Any review date")), ("1", _("Stale or due soon"))],
+    )
 
     at_chosen = False  # set by filters(): the availability shown is at a chosen instant
 
     # Behind "More filters" on a phone: the duty officer's first screen keeps the results.
-    MORE_FILTERS = ("member", "type", "language")
+    MORE_FILTERS = ("member", "type", "language", "stale")
 
     def __init__(self, data=None, *, members=(), languages=(), **kwargs):
         super().__init__(data, **kwargs)
@@ -126,6 +131,14 @@ class DirectoryFilterForm(Form):
     def more_filters_used(self) -> bool:
         """Whether one of the filters behind "More filters" is set (it then starts open)."""
         return self.is_bound and any(self.data.get(name) for name in self.MORE_FILTERS)
+
+    @property
+    def stale_chosen(self) -> bool:
+        """Only the entries stale or due for review (staleness.needs_review_q)."""
+        if not self.is_bound:
+            return False
+        self.is_valid()  # cleaned_data holds the valid fields even when another one is not
+        return self.cleaned_data.get("stale") == "1"
 
     def clean_at(self) -> datetime | None:
         raw = (self.cleaned_data.get("at") or "").strip()

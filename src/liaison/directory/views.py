@@ -8,21 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Window
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from liaison.core.permissions import Perm
 from liaison.core.views import network_view
 from liaison.directory import availability as av
-from liaison.directory import queries, services
+from liaison.directory import queries, services, staleness
 from liaison.directory.forms import (
     ADD_CHANNEL,
     ChannelFormSet,
@@ -38,6 +42,16 @@ from liaison.directory.templatetags.directory_tags import language_name
 from liaison.networks.queries import get_member, visible_members
 
 PAGE_SIZE = 50
+
+# Edits change drafts; the directory shows them once the Secretariat publishes an edition.
+DRAFT_SAVED = _lazy(
+    "Saved as a draft: it will appear in the directory when the Secretariat publishes the next "
+    "edition."
+)
+DRAFT_REMOVED = _lazy(
+    "Removed from the drafts: it will disappear from the directory when the Secretariat "
+    "publishes the next edition."
+)
 
 
 # --- availability shown on the pages ---------------------------------------------------------
@@ -168,6 +182,9 @@ def contact_point_list(request, access):
     at = filters.available_at or now
 
     results = queries.filter_contact_points(queries.visible_contact_points(access), access, filters)
+    today = timezone.localdate(now)
+    if form.stale_chosen:
+        results = staleness.filter_needing_review(results, today)
     page = _page(results, request.GET.get("page"))
     cache = ScheduleCache()
     rows = [
@@ -175,6 +192,8 @@ def contact_point_list(request, access):
             "cp": cp,
             "available": cache.is_available(cp, at),
             "primary": next(iter(cp.channels.all()), None),  # prefetched, ordered by position
+            "review": staleness.review_status(cp.review_date, today),
+            "can_confirm": access.can_edit_member(cp.member),
         }
         for cp in page.object_list
     ]
@@ -193,6 +212,8 @@ def contact_point_list(request, access):
         context["partial"] = True
         response = render(request, "directory/_results.html", context)
     else:
+        context["can_review"] = access.has(Perm.DIRECTORY_EDIT)
+        context["pending_members"] = queries.pending_change_members(access)  # Secretariat only
         response = render(request, "directory/list.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -210,18 +231,41 @@ def contact_point_detail(request, access, public_id):
         "channels": list(cp.channels.all()),
         "now": availability_now(cp, now),
         "exceptions": [part.strip() for part in cp.availability_exceptions.split(";") if part],
-        "review_overdue": cp.review_date is not None and cp.review_date < timezone.localdate(now),
+        "review": staleness.review_status(cp.review_date, timezone.localdate(now)),
         "can_edit": access.can_edit_member(cp.member),
+        # For its editors: "edited" or "removed" when the drafts differ from this entry.
+        "draft_state": queries.draft_state(access, cp),
     }
     return render(request, "directory/detail.html", context)
 
 
+class PendingRemoval(Exception):
+    """The drafts no longer hold this published contact point: it goes at the next edition."""
+
+    def __init__(self, published):
+        super().__init__(published.public_id)
+        self.published = published
+
+
 def _editable(access, public_id):
-    """The contact point (404 when not visible) if the viewer may edit it (else 403)."""
-    cp = queries.get_contact_point(access, public_id)
-    if not access.can_edit_member(cp.member):
+    """The draft of a contact point the viewer may edit. 404 when the viewer sees no such
+    entry, 403 when it is another member's, PendingRemoval when its draft was removed."""
+    try:
+        return queries.get_draft(access, public_id)
+    except Http404:
+        pass
+    published = queries.get_contact_point(access, public_id)  # Http404 when not visible
+    if not access.can_edit_member(published.member):
         raise PermissionDenied
-    return cp
+    raise PendingRemoval(published)
+
+
+def _pending_removal(request, exc: PendingRemoval):
+    return render(request, "directory/pending_removal.html", {"cp": exc.published}, status=404)
+
+
+def _is_published(access, cp) -> bool:
+    return queries.visible_contact_points(access).filter(public_id=cp.public_id).exists()
 
 
 def _with_another_channel(data):
@@ -273,8 +317,8 @@ def contact_point_create(request, access):
             lambda raw: services.create_contact_point(request.user, access, member, raw),
         )
         if cp is not None:
-            messages.success(request, _("The contact point was added."))
-            return redirect("directory:detail", access.network.slug, cp.public_id)
+            messages.success(request, DRAFT_SAVED)
+            return redirect("directory:changes", access.network.slug)
     else:
         form = ContactPointForm(
             initial={"availability": "24/7", "timezone": default_timezone(member)}
@@ -283,13 +327,16 @@ def contact_point_create(request, access):
     return render(
         request,
         "directory/edit.html",
-        {"form": form, "formset": formset, "cp": None, "member": member},
+        {"form": form, "formset": formset, "cp": None, "member": member, "published": False},
     )
 
 
 @network_view(Perm.DIRECTORY_EDIT)
 def contact_point_edit(request, access, public_id):
-    cp = _editable(access, public_id)
+    try:
+        cp = _editable(access, public_id)
+    except PendingRemoval as exc:
+        return _pending_removal(request, exc)
     if request.method == "POST" and ADD_CHANNEL in request.POST:
         form, formset = _with_another_channel(request.POST)
     elif request.method == "POST":
@@ -301,8 +348,8 @@ def contact_point_edit(request, access, public_id):
             lambda raw: services.update_contact_point(request.user, access, cp, raw),
         )
         if saved is not None:
-            messages.success(request, _("The contact point was saved."))
-            return redirect("directory:detail", access.network.slug, saved.public_id)
+            messages.success(request, DRAFT_SAVED)
+            return redirect("directory:changes", access.network.slug)
     else:
         queries.record_contact_point_view(request.user, access, cp)  # the form shows it all
         initial = current_data(cp)
@@ -312,24 +359,43 @@ def contact_point_edit(request, access, public_id):
     return render(
         request,
         "directory/edit.html",
-        {"form": form, "formset": formset, "cp": cp, "member": cp.member},
+        {
+            "form": form,
+            "formset": formset,
+            "cp": cp,
+            "member": cp.member,
+            "published": _is_published(access, cp),
+        },
     )
 
 
 @network_view(Perm.DIRECTORY_EDIT)
 def contact_point_delete(request, access, public_id):
-    cp = _editable(access, public_id)
+    try:
+        cp = _editable(access, public_id)
+    except PendingRemoval as exc:
+        return _pending_removal(request, exc)
     if request.method == "POST":
         services.delete_contact_point(request.user, access, cp)
-        messages.success(request, _("The contact point was deleted."))
-        return redirect("directory:list", access.network.slug)
-    return render(request, "directory/delete.html", {"cp": cp})
+        messages.success(request, DRAFT_REMOVED)
+        return redirect("directory:changes", access.network.slug)
+    return render(
+        request, "directory/delete.html", {"cp": cp, "published": _is_published(access, cp)}
+    )
 
 
 @network_view(Perm.DIRECTORY_EDIT)
 @require_POST
 def contact_point_confirm(request, access, public_id):
-    cp = _editable(access, public_id)
+    try:
+        cp = _editable(access, public_id)
+    except PendingRemoval as exc:
+        cp = exc.published  # the review record is kept on both layers: still confirmable
     services.confirm_contact_point(request.user, access, cp)
     messages.success(request, _("Marked as still correct: the next review is in a year."))
+    # From the list, back to the list as it was (its filters are in the query string).
+    back = urlsplit(request.POST.get("next", ""))
+    list_path = reverse("directory:list", args=[access.network.slug])
+    if not back.scheme and not back.netloc and back.path == list_path:
+        return redirect(back.geturl())
     return redirect("directory:detail", access.network.slug, cp.public_id)

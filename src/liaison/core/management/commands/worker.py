@@ -60,6 +60,9 @@ class PeriodicJob:
 # a PeriodicJob to add one, e.g. PeriodicJob("outbox", "liaison.delivery.outbox.sweep").
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("outbox", "liaison.delivery.services.deliver_due", every=5.0),
+    PeriodicJob(
+        "review-reminders", "liaison.directory.staleness.sweep_review_reminders", every=3600.0
+    ),
 ]
 
 

@@ -248,3 +248,17 @@ def test_a_reimported_desk_keeps_its_id_when_its_unit_changes(world):
     edition = publish(world.network)
     assert edition.changed_members == ["DE", "FR"]
     assert published(world, world.cp_a.public_id).unit == "Night"
+
+
+def test_observers_people_are_not_notified_when_the_directory_is_for_parties(world):
+    from tests.factories import MemberFactory, RoleAssignmentFactory, UserFactory
+
+    observer = MemberFactory(network=world.network, code="JP", name="Japan", status="observer")
+    watcher = UserFactory(email="officer@jp.example")
+    RoleAssignmentFactory(user=watcher, network=world.network, role="officer", member=observer)
+    for parties_only, expected in ((True, False), (False, True)):
+        world.network.observers_see_directory = not parties_only
+        world.network.save(update_fields=["observers_see_directory"])
+        recipients = set(services.edition_recipients(world.network))
+        assert (watcher in recipients) is expected
+        assert world.officer_a in recipients

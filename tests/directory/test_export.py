@@ -335,7 +335,7 @@ def test_cli_each_format_of_an_older_edition_to_a_private_file(world, tmp_path, 
     publish(world.network)
     path = tmp_path / f"directory.{fmt}"
     out, _err = cli("--format", fmt, "--edition", "1", "-o", str(path))
-    assert f"Exported edition 1 of budapest to {path} ({fmt}, mark dl_" in out
+    assert f"Exported edition 1 of budapest to {path} ({fmt}, mark mk_" in out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     data = path.read_bytes()
     assert AuditEvent.objects.get(action="directory.export").details["edition"] == 1

@@ -36,7 +36,7 @@ def document() -> dict:
 @pytest.fixture(scope="module")
 def rendered(document) -> bytes:
     stamp = Stamp(
-        mark="dl_testmark0000000000",
+        mark="mk_testmark0000000000",
         at=dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC),
         name="Anna Müller",
         email="anna@bka.de.example",
@@ -89,16 +89,16 @@ def test_every_page_is_marked_restricted_numbered_and_stamped(rendered):
         assert flat.count(MARKING) >= 2, number  # header and footer
         assert f"page {number} of {total}" in flat
         assert stamp in flat
-        assert "mark dl_testmark0000000000" in flat
+        assert "mark mk_testmark0000000000" in flat
 
 
 def test_the_metadata_names_the_copy(rendered):
     meta = PdfReader(io.BytesIO(rendered)).metadata
     assert meta["/Title"] == "Budapest 24/7 Network — directory, edition 3"
     assert "Downloaded by Anna Müller <anna@bka.de.example>" in meta["/Subject"]
-    assert "mark dl_testmark0000000000" in meta["/Subject"]
+    assert "mark mk_testmark0000000000" in meta["/Subject"]
     assert meta["/Keywords"] == (
-        "liaison-directory-edition/1; network=budapest; edition=3; mark=dl_testmark0000000000"
+        "liaison-directory-edition/1; network=budapest; edition=3; mark=mk_testmark0000000000"
     )
 
 
@@ -115,7 +115,7 @@ def test_the_console_export_says_so(document):
     data = render_export(document, "pdf", Stamp.for_actor(None))
     first = squash(pages_text(data)[0])
     assert re.search(
-        r"Exported at the console on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC — mark dl_", first
+        r"Exported at the console on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC — mark mk_", first
     )
 
 

@@ -151,7 +151,7 @@ def test_json_export_is_readable_json_with_the_document_and_the_signature():
     assert content["signature"]["key_id"] == keys.key_id()
     assert len(base64.b64decode(content["signature"]["value"])) == 64
     assert content["export"]["by"] == "console"
-    assert content["export"]["mark"].startswith("dl_")
+    assert content["export"]["mark"].startswith("mk_")
 
 
 def _mutations(data: bytes, position: int):

@@ -13,7 +13,10 @@ INVITATION = "account.invitation"
 KIND_LABELS = {
     INVITATION: _("Invitation"),
     "directory.edition.published": _("New directory edition"),
-    "directory.review.reminder": _("Review reminder"),
+    "directory.review_reminder": _("Review reminder"),
+    "reachability.probe": _("Reachability test"),
+    "reachability.reminder": _("Reachability test reminder"),
+    "reachability.escalation": _("Reachability test escalation"),
 }
 
 

@@ -85,7 +85,7 @@ class Stamp:
     @classmethod
     def for_actor(cls, actor, at: dt.datetime | None = None) -> Stamp:
         at = at or timezone.now()
-        mark = new_public_id("dl")
+        mark = new_public_id("mk")  # "mk_": a download mark, not a delivery ("dl_")
         if actor is not None and getattr(actor, "is_authenticated", False):
             return cls(mark=mark, at=at, name=actor.get_full_name(), email=actor.email)
         return cls(mark=mark, at=at)

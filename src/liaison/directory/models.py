@@ -62,6 +62,8 @@ class ContactPoint(models.Model):
     pgp_key = models.TextField(_("OpenPGP key"), blank=True)
     review_date = models.DateField(_("review date"), null=True, blank=True)
     last_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Last deliberate confirmation of a reachability test (record-keeping, on both layers).
+    last_reachable_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

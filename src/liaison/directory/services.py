@@ -488,12 +488,16 @@ def publish_edition(actor, access: NetworkAccess, note: str = "") -> Edition:
 
 
 def edition_recipients(network: Network):
-    """The people told of a new edition: the network's coordinators and officers."""
+    """The people told of a new edition: the network's coordinators and officers (not those of
+    observers when the network keeps its directory for parties)."""
     from django.contrib.auth import get_user_model
 
-    user_ids = RoleAssignment.objects.filter(
+    assignments = RoleAssignment.objects.filter(
         network=network, role__in=[Role.COORDINATOR, Role.OFFICER]
-    ).values("user_id")
+    )
+    if not network.observers_see_directory:  # they could not open the edition
+        assignments = assignments.exclude(member__status="observer")
+    user_ids = assignments.values("user_id")
     return (
         get_user_model()
         .objects.filter(pk__in=user_ids, is_active=True)

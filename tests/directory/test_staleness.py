@@ -232,7 +232,7 @@ def test_cli_remind_stale(world):
     assert reminder_mails() == []
     out = io.StringIO()
     call_command("directory", "remind-stale", stdout=out)
-    assert "1 e-mail(s) queued" in out.getvalue()
+    assert "1 e-mail queued" in out.getvalue()
     assert len(reminder_mails()) == 1
     assert reminder_events()[0].via == "cli"
     with pytest.raises(CommandError, match="unknown network 'nowhere'"):

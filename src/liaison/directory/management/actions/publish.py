@@ -43,20 +43,16 @@ def run(command: BaseCommand, options: dict[str, Any]) -> None:
         kind="directory.edition.published", related_id=edition.public_id
     ).count()
     command.stdout.write(str(edition.number))
+    members = len(edition.changed_members)
+    parts = [
+        _("Published edition %(number)d of %(network)s:")
+        % {"number": edition.number, "network": network.slug},
+        ngettext("%(n)d member changed,", "%(n)d members changed,", members) % {"n": members},
+        ngettext("%(n)d contact point,", "%(n)d contact points,", edition.contact_point_count)
+        % {"n": edition.contact_point_count},
+        ngettext("%(n)d person to notify.", "%(n)d people to notify.", notified) % {"n": notified},
+    ]
     command.stderr.write(
-        ngettext(
-            "Published edition %(number)d of %(network)s: %(members)d member changed, "
-            "%(count)d contact points, %(notified)d people to notify.",
-            "Published edition %(number)d of %(network)s: %(members)d members changed, "
-            "%(count)d contact points, %(notified)d people to notify.",
-            len(edition.changed_members),
-        )
-        % {
-            "number": edition.number,
-            "network": network.slug,
-            "members": len(edition.changed_members),
-            "count": edition.contact_point_count,
-            "notified": notified,
-        },
+        " ".join(parts),
         style_func=lambda text: text,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from liaison.directory.staleness import OVERDUE_REPEAT_DAYS, REMINDER_LEAD, send_review_reminders
 from liaison.networks.models import Network
@@ -50,7 +51,11 @@ def run(command: BaseCommand, options: dict[str, Any]) -> None:
             }
         )
     if options["dry_run"]:
-        summary = _("dry run: %(emails)d e-mail(s) would be sent, nothing written")
+        summary = ngettext(
+            "dry run: %(emails)d e-mail would be sent, nothing written",
+            "dry run: %(emails)d e-mails would be sent, nothing written",
+            result.emails,
+        )
     else:
-        summary = _("%(emails)d e-mail(s) queued")
+        summary = ngettext("%(emails)d e-mail queued", "%(emails)d e-mails queued", result.emails)
     command.stdout.write(summary % {"emails": result.emails})

@@ -36,7 +36,13 @@ ROLES_OF = {
 # the answer for another member's object: 403 where the object is visible to them (a contact
 # point is in the directory they read), 404 where it is not (a coordinator sees only its own
 # member's people and invitations).
-OWN_MEMBER_ONLY = {Perm.DIRECTORY_EDIT: 403, Perm.USERS_INVITE: 404}
+OWN_MEMBER_ONLY = {
+    Perm.DIRECTORY_EDIT: 403,
+    Perm.USERS_INVITE: 404,
+    # Ping-test results are confidential: another member's test or probe does not exist.
+    Perm.PINGTEST_VIEW: 404,
+    Perm.PINGTEST_RESPOND: 404,
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,17 @@ def _objects_for(view: WebView, world):
     if set(other) <= {"number", "a", "b"}:
         # Editions are the network's, not a member's: the world publishes edition 1.
         return [("network", {**base, **dict.fromkeys(other, 1)}, None)]
+    if view.name.startswith("reachability:") and other == ["public_id"]:
+        own, theirs = _ping_tests(world)
+        if view.name == "reachability:detail":  # a test that probed member A only / B only
+            return [
+                ("own", {**base, "public_id": own.public_id}, world.member_a),
+                ("other", {**base, "public_id": theirs.public_id}, world.member_b),
+            ]
+        return [  # a probe of member A / of member B
+            ("own", {**base, "public_id": own.probes.get().public_id}, world.member_a),
+            ("other", {**base, "public_id": theirs.probes.get().public_id}, world.member_b),
+        ]
     if other == ["number", "fmt"]:  # directory:download, a signed PDF of edition 1
         return [("network", {**base, "number": 1, "fmt": "pdf"}, None)]
     if other == ["public_id"]:
@@ -151,6 +168,26 @@ def _objects_for(view: WebView, world):
             return [("network", {**base, "public_id": dead.public_id}, None)]
     pytest.fail(f"the matrix does not know how to call {view.name} ({view.route}); teach it")
     return []
+
+
+def _ping_tests(world):
+    """Two sent ping tests over every channel, one probing member A only, one member B only
+    (made once per world)."""
+    tests = getattr(world, "_ping_tests", None)
+    if tests is None:
+        from liaison.directory.exporting import console_access
+        from liaison.reachability import services
+
+        access = console_access(world.network)
+        tests = tuple(
+            services.start_ping_test(
+                None, access, channels=["email", "app", "manual"], members=[member.code]
+            )
+            for member in (world.member_a, world.member_b)
+        )
+        services.send_due_probes()
+        world._ping_tests = tests
+    return tests
 
 
 def _invitation(world, member) -> str:
@@ -247,6 +284,9 @@ def tokens(world):
 
 
 def _api_url(path: str, world, own: bool) -> str:
+    if "/pingtests/" in path:
+        test = _ping_tests(world)[0 if own else 1]
+        return path.replace("{slug}", world.network.slug).replace("{id}", test.public_id)
     cp = world.cp_a if own else world.cp_b
     path = path.replace("{code}", (world.member_a if own else world.member_b).code)
     path = re.sub(r"{(number|a|b)}", "1", path)  # edition numbers: the world publishes edition 1
@@ -262,11 +302,8 @@ def test_api_matrix(world, client, tokens):
         if perm == PUBLIC:
             continue
         call = getattr(client, method.lower())
-        body = (
-            {"content_type": "application/json", "data": '{"unit": "Night desk"}'}
-            if method != "GET"
-            else {}
-        )
+        data = '{"channels": ["app"]}' if path.endswith("/pingtests") else '{"unit": "Night desk"}'
+        body = {"content_type": "application/json", "data": data} if method != "GET" else {}
         for own in (True, False) if ("{id}" in path or "{code}" in path) else (True,):
             url = _api_url(path, world, own)
             response = call(url, **body)
@@ -280,13 +317,14 @@ def test_api_matrix(world, client, tokens):
                 auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens[user_key]}"}
                 response = _isolated(call, url, **body, **auth)
                 owner = world.member_a if own else world.member_b
-                expected = {200} if Perm(perm) in ROLE_PERMS[role] else {403}
+                expected = {200, 201} if Perm(perm) in ROLE_PERMS[role] else {403}
                 other_member = user_key.endswith("_a") != (owner.code == "FR")
                 if (
-                    expected == {200}
+                    expected == {200, 201}
                     and Perm(perm) in OWN_MEMBER_ONLY
                     and role != "secretariat"
                     and other_member
+                    and ("{id}" in path or "{code}" in path)  # a member's object, not a list
                 ):
                     expected = {OWN_MEMBER_ONLY[Perm(perm)]}
                 assert response.status_code in expected, (

@@ -14,12 +14,14 @@ COMMANDS = {
     "serve": "serve the web application (granian) [--workers N] [--with-worker]",
     "worker": "run the background worker [--until-idle]",
     "network": "network create SLUG --name NAME",
-    "directory": "directory import|export … (see `liaison directory --help`)",
+    "directory": "directory import|publish|diff|export|verify|remind-stale …",
     "user": "user add EMAIL --network SLUG --role ROLE [--member CODE] …",
     "token": "token create EMAIL [--write] [--days N]",
     "report": "report stats --network SLUG --format json|text",
     "audit": "audit verify [--checkpoint] | checkpoint | key | export --network SLUG",
     "delivery": "delivery status [--network SLUG] | retry ID…  (the outbox of e-mails)",
+    "pingtest": "pingtest start --network SLUG … | report ID --format json|text|pdf|xlsx | list",
+    "inbound": "inbound [--listen HOST:PORT] [--lmtp]  (replies to and bounces of ping tests)",
 }
 
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "liaison.networks",
     "liaison.directory",
     "liaison.delivery",
+    "liaison.reachability",
     "liaison.reports",
     "liaison.api",
 ]
@@ -209,6 +210,7 @@ EMAIL_USE_SSL = _email.use_ssl
 EMAIL_TIMEOUT = 20
 EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 DEFAULT_FROM_EMAIL = os.environ.get("LIAISON_FROM_EMAIL", "Liaison <liaison@localhost>")
+INBOUND_ADDRESS = config.inbound_address()  # Reply-To of probe e-mails; "" = the From address
 
 # --- Internationalisation: the Council of Europe's two official languages.
 LANGUAGE_CODE = "en"

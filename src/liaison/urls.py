@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("liaison.audit.urls")),
     path("", include("liaison.reports.urls")),
     path("", include("liaison.delivery.urls")),
+    path("", include("liaison.reachability.urls")),
     path("api/v1/", include("liaison.api.urls")),
 ]
 

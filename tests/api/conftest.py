@@ -24,6 +24,11 @@ class ApiClient:
             path, json.dumps(body), content_type="application/json", headers=self.headers
         )
 
+    def post(self, path: str, body):
+        return self.client.post(
+            path, json.dumps(body), content_type="application/json", headers=self.headers
+        )
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):

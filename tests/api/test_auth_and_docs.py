@@ -82,6 +82,9 @@ def test_openapi_lists_every_operation(client):
         ("GET", "/api/v1/networks/{slug}/editions"),
         ("GET", "/api/v1/networks/{slug}/editions/{number}"),
         ("GET", "/api/v1/networks/{slug}/editions/{a}/diff/{b}"),
+        ("GET", "/api/v1/networks/{slug}/pingtests"),
+        ("POST", "/api/v1/networks/{slug}/pingtests"),
+        ("GET", "/api/v1/networks/{slug}/pingtests/{id}/report"),
     }
     assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
     patch = schema["paths"]["/api/v1/networks/{slug}/contact-points/{id}"]["patch"]

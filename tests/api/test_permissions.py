@@ -72,6 +72,21 @@ MATRIX = {
         200,
         200,
     ),
+    # Ping tests: the list shows each caller its own member's figures only.
+    ("GET", "/api/v1/networks/{slug}/pingtests"): (401, 404, 200, 403, 200, 200, 200, 200),
+    # Starting one: the Secretariat, with a write token.
+    ("POST", "/api/v1/networks/{slug}/pingtests"): (401, 404, 201, 403, 403, 403, 403, 403),
+    # A test that probed member A only: member B's people learn nothing of it.
+    ("GET", "/api/v1/networks/{slug}/pingtests/{id}/report"): (
+        401,
+        404,
+        200,
+        403,
+        200,
+        200,
+        404,
+        404,
+    ),
 }
 
 CASES = [
@@ -91,21 +106,37 @@ def test_matrix_covers_every_operation():
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
             assert operation["x-permission"] == ENDPOINT_PERMISSIONS[(method.upper(), path)]
-    assert set(WRITE_ENDPOINTS) == {("PATCH", "/api/v1/networks/{slug}/contact-points/{id}")}
+    assert set(WRITE_ENDPOINTS) == {
+        ("PATCH", "/api/v1/networks/{slug}/contact-points/{id}"),
+        ("POST", "/api/v1/networks/{slug}/pingtests"),
+    }
 
 
 @pytest.mark.parametrize(("method", "path", "role", "expected"), CASES)
 def test_permission_matrix(world, api_as, method, path, role, expected):
     user = None if role == "anonymous" else getattr(world, role)
     caller = api_as(user, write=method != "GET")
-    url = path.format(
-        slug="budapest", id=world.cp_a.public_id, code=world.member_b.code, number=1, a=1, b=1
-    )
-    response = caller.get(url) if method == "GET" else caller.patch(url, {"unit": "Night desk"})
+    ident = world.cp_a.public_id
+    if "/pingtests/" in path:
+        ident = _ping_test_of_member_a(world).public_id
+    url = path.format(slug="budapest", id=ident, code=world.member_b.code, number=1, a=1, b=1)
+    if method == "GET":
+        response = caller.get(url)
+    elif method == "POST":
+        response = caller.post(url, {"channels": ["app"]})
+    else:
+        response = caller.patch(url, {"unit": "Night desk"})
     assert response.status_code == expected, response.content
     assert response["Content-Type"].startswith("application/json")
-    if expected != 200:
+    if expected not in (200, 201):
         assert set(response.json()) == {"detail"}
+
+
+def _ping_test_of_member_a(world):
+    from liaison.directory.exporting import console_access
+    from liaison.reachability.services import start_ping_test
+
+    return start_ping_test(None, console_access(world.network), channels=["app"], members=["FR"])
 
 
 def test_outsider_and_unknown_network_look_the_same(world, api_as):

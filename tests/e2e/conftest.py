@@ -91,9 +91,12 @@ class BrowserErrors:
     """JavaScript errors, console errors (CSP refusals among them) and missing static files
     (a script that 404s leaves the page half-working without any other sign) seen in a test."""
 
-    # A 403/404 page is an expected response in some tests; the browser logs it as an error.
-    # Missing static files are reported by `response` below, with their address.
-    IGNORED = re.compile(r"Failed to load resource: the server responded with a status of 40[34]")
+    # A 403/404 page (or 410: a used or expired confirmation link) is an expected response in
+    # some tests; the browser logs it as an error. Missing static files are reported by
+    # `response` below, with their address.
+    IGNORED = re.compile(
+        r"Failed to load resource: the server responded with a status of (40[34]|410)"
+    )
 
     def __init__(self):
         self.errors: list[str] = []

@@ -16,6 +16,7 @@ from liaison.directory.api import router as directory_router
 from liaison.directory.editions_api import router as editions_router
 from liaison.directory.reach_api import router as reach_router
 from liaison.networks.api import router as networks_router
+from liaison.reachability.api import router as reachability_router
 from liaison.reports.api import router as reports_router
 
 api = NinjaAPI(
@@ -39,11 +40,12 @@ ROUTERS = [
     ("", editions_router),
     ("", reach_router),
     ("", reports_router),
+    ("", reachability_router),
 ]
 for _prefix, _router in ROUTERS:
     api.add_router(_prefix, _router)
 
-errors.install(api, body_params={"changes"})
+errors.install(api, body_params={"changes", "ping_test"})
 register_permissions(api, ROUTERS)
 
 urlpatterns = api.urls[0]

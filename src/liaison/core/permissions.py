@@ -38,6 +38,10 @@ class Perm(StrEnum):
     DIRECTORY_EXPORT = "directory.export"
     DIRECTORY_PUBLISH = "directory.publish"  # review drafts, publish editions (secretariat)
     EDITION_ACKNOWLEDGE = "edition.acknowledge"  # acknowledge receipt for one's own member
+    PINGTEST_MANAGE = "pingtest.manage"  # start ping tests, log calls, see every result
+    PINGTEST_VIEW = "pingtest.view"  # see ping tests: every result (Secretariat) or own member's
+    PINGTEST_VIEW_OWN = "pingtest.view"  # (alias of PINGTEST_VIEW)
+    PINGTEST_RESPOND = "pingtest.respond"  # confirm a probe of one's own member in Liaison
     USERS_INVITE = "users.invite"  # secretariat: anyone; coordinator: own member's officers
     STATS_VIEW = "stats.view"
     AUDIT_VIEW = "audit.view"
@@ -46,12 +50,17 @@ class Perm(StrEnum):
 
 _ALL_READ = {Perm.NETWORK_VIEW, Perm.MEMBERS_VIEW, Perm.DIRECTORY_VIEW, Perm.DIRECTORY_EXPORT}
 
+# Ping-test results are confidential: a member's people see their own member's only.
+_PINGTEST_MEMBER = {Perm.PINGTEST_VIEW, Perm.PINGTEST_RESPOND}
+
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.SECRETARIAT: frozenset(Perm),
     Role.COORDINATOR: frozenset(
-        _ALL_READ | {Perm.DIRECTORY_EDIT, Perm.USERS_INVITE, Perm.EDITION_ACKNOWLEDGE}
+        _ALL_READ
+        | {Perm.DIRECTORY_EDIT, Perm.USERS_INVITE, Perm.EDITION_ACKNOWLEDGE}
+        | _PINGTEST_MEMBER
     ),
-    Role.OFFICER: frozenset(_ALL_READ | {Perm.EDITION_ACKNOWLEDGE}),
+    Role.OFFICER: frozenset(_ALL_READ | {Perm.EDITION_ACKNOWLEDGE} | _PINGTEST_MEMBER),
     # The data-protection officer reads the trail and the figures, not the directory itself.
     Role.AUDITOR: frozenset({Perm.NETWORK_VIEW, Perm.AUDIT_VIEW, Perm.STATS_VIEW}),
 }

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReachabilityConfig(AppConfig):
+    name = "liaison.reachability"
+    label = "reachability"

@@ -1,0 +1,510 @@
+"""The only write path of reachability tests: start, send, confirm, log calls, record failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from liaison.audit.services import record_event
+from liaison.core.errors import ServiceError
+from liaison.core.permissions import NetworkAccess, Perm, Role
+from liaison.delivery.models import Delivery
+
+# One bulk insert for a batch of probes (enqueue_email writes one row per call).
+from liaison.delivery.services import _new_delivery, _wake_worker
+from liaison.directory.models import ContactPoint, ContactPointType, Layer
+from liaison.networks.models import Member
+from liaison.reachability import tokens
+from liaison.reachability.models import (
+    ConfirmedVia,
+    ManualOutcome,
+    PingTest,
+    PingTestStatus,
+    Probe,
+    ProbeChannel,
+    ProbeStatus,
+    Timing,
+)
+
+PROBE_KIND = "reachability.probe"  # the outbox kind of probe e-mails (delivery/kinds.py)
+DEFAULT_DURATION = dt.timedelta(days=7)
+NOTE_MAX_LENGTH = 2000
+
+
+def _check_transition(probe: Probe, target: str) -> None:
+    if target not in Probe.TRANSITIONS[ProbeStatus(probe.status)]:
+        raise ServiceError(
+            _("this probe is already %(status)s") % {"status": probe.get_status_display().lower()}
+        )
+
+
+def _choices(values: Sequence[str], allowed: Sequence[str], what: str) -> list[str]:
+    cleaned: list[str] = []
+    unknown: list[str] = []
+    for value in values:
+        value = str(value).strip().lower()
+        if not value:
+            continue
+        (cleaned if value in allowed else unknown).append(value)
+    if unknown:
+        raise ServiceError(
+            _("unknown %(what)s: %(names)s (expected: %(allowed)s)")
+            % {
+                "what": what,
+                "names": ", ".join(v[:30] for v in unknown),
+                "allowed": ", ".join(allowed),
+            },
+            what,
+        )
+    return sorted(set(cleaned))
+
+
+def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ServiceError(_("%(name)s must carry a time zone") % {"name": name}, name)
+    return value
+
+
+def start_ping_test(
+    actor,
+    access: NetworkAccess,
+    *,
+    channels: Sequence[str],
+    members: Sequence[str] = (),
+    types: Sequence[str] = (),
+    timing: str = Timing.NOW,
+    starts_at: dt.datetime | None = None,
+    window_ends_at: dt.datetime | None = None,
+    off_hours: bool = False,
+    reminder_after: dt.timedelta | None = None,
+    escalate_after: dt.timedelta | None = None,
+    ends_at: dt.datetime | None = None,
+    note: str = "",
+    now: dt.datetime | None = None,
+    rng: random.Random | None = None,
+) -> PingTest:
+    """Create a ping test and one probe per published contact point it covers (nothing is sent
+    here: the worker sends each probe when it is due, through the outbox)."""
+    if not access.has(Perm.PINGTEST_MANAGE):
+        raise PermissionDenied(_("Only the Secretariat starts ping tests."))
+    now = now or timezone.now()
+    network = access.network
+    channels = _choices(channels, ProbeChannel.values, "channels")
+    if not channels:
+        raise ServiceError(_("choose at least one channel"), "channels")
+    types = _choices(types, ContactPointType.values, "types")
+    if timing not in Timing.values:
+        raise ServiceError(_("unknown timing '%(t)s'") % {"t": str(timing)[:20]}, "timing")
+    codes = sorted({str(c).strip().upper() for c in members if str(c).strip()})
+    known = dict(Member.objects.filter(network=network, code__in=codes).values_list("code", "pk"))
+    missing = [c for c in codes if c not in known]
+    if missing:
+        raise ServiceError(
+            _("unknown members: %(codes)s") % {"codes": ", ".join(c[:20] for c in missing)},
+            "members",
+        )
+    starts_at = _aware(starts_at, "starts_at") or now
+    window_ends_at = _aware(window_ends_at, "window_ends_at")
+    ends_at = _aware(ends_at, "ends_at")
+    if timing == Timing.NOW:
+        starts_at = now
+    if timing == Timing.RANDOM:
+        if window_ends_at is None or window_ends_at <= starts_at:
+            raise ServiceError(_("a random window needs an end after its start"), "window_ends_at")
+    elif off_hours:
+        raise ServiceError(
+            _("outside declared hours needs random times within a window"), "off_hours"
+        )
+    last_send: dt.datetime = (
+        window_ends_at if timing == Timing.RANDOM and window_ends_at else starts_at
+    )
+    ends_at = ends_at or (last_send + DEFAULT_DURATION)
+    if ends_at <= last_send:
+        raise ServiceError(_("the test must end after its last probe is sent"), "ends_at")
+    for name, value in (("reminder_after", reminder_after), ("escalate_after", escalate_after)):
+        if value is not None and value <= dt.timedelta(0):
+            raise ServiceError(_("%(name)s must be positive") % {"name": name}, name)
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ServiceError(_("the note is too long"), "note")
+
+    selected = ContactPoint.objects.filter(network=network, layer=Layer.PUBLISHED).select_related(
+        "member"
+    )
+    if codes:
+        selected = selected.filter(member_id__in=known.values())
+    if types:
+        selected = selected.filter(type__in=types)
+    cps = list(selected.prefetch_related("channels").order_by("member__code", "position"))
+    if not cps:
+        raise ServiceError(_("no published contact point matches this selection"), "members")
+
+    from liaison.reachability.scheduling import plan_probe_times
+
+    plan = plan_probe_times(
+        [
+            {
+                "public_id": cp.public_id,
+                "timezone": cp.timezone,
+                "availability": cp.availability,
+                "availability_exceptions": cp.availability_exceptions,
+            }
+            for cp in cps
+        ],
+        timing=timing,
+        starts_at=starts_at,
+        window_ends_at=window_ends_at,
+        off_hours=off_hours,
+        rng=rng or random.SystemRandom(),
+    )
+    with transaction.atomic():
+        test = PingTest.objects.create(
+            network=network,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            note=note,
+            channels=channels,
+            in_app=ProbeChannel.APP in channels,
+            members=codes,
+            types=types,
+            timing=timing,
+            starts_at=starts_at,
+            window_ends_at=window_ends_at if timing == Timing.RANDOM else None,
+            off_hours=off_hours,
+            reminder_after=reminder_after,
+            escalate_after=escalate_after,
+            ends_at=ends_at,
+            status=PingTestStatus.RUNNING if starts_at <= now else PingTestStatus.SCHEDULED,
+        )
+        probes = []
+        for cp in cps:
+            when, in_hours = plan[cp.public_id]
+            email = next((ch.value for ch in cp.channels.all() if ch.kind == "email"), "")
+            _raw, digest = tokens.new_token()  # replaced when the probe is sent
+            probes.append(
+                Probe(
+                    ping_test=test,
+                    network=network,
+                    member=cp.member,
+                    contact_point_id=cp.public_id,
+                    contact_point_type=cp.type,
+                    institution=cp.institution,
+                    unit=cp.unit,
+                    timezone=cp.timezone,
+                    email=email,
+                    token_hash=digest,
+                    scheduled_at=when,
+                    in_hours=in_hours,
+                    expires_at=ends_at,
+                )
+            )
+        Probe.objects.bulk_create(probes, batch_size=1000)
+        record_event(
+            actor if getattr(actor, "is_authenticated", False) else None,
+            "pingtest.start",
+            obj=test,
+            network=network,
+            details={
+                "channels": channels,
+                "members": codes,
+                "types": types,
+                "timing": timing,
+                "off_hours": off_hours,
+                "probes": len(probes),
+            },
+        )
+    return test
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def confirmation_url(raw: str) -> str:
+    return f"{settings.BASE_URL.rstrip('/')}/p/{raw}/"
+
+
+def probe_email(probe: Probe, raw: str) -> tuple[str, str]:
+    """Subject and body of a probe e-mail: no directory content, a link and a reply marker."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Reachability test of the %(network)s [%(marker)s]") % {
+            "network": probe.network.name,
+            "marker": tokens.marker(raw),
+        }
+        body = _(
+            "This is a reachability test of the %(network)s, sent to your contact point.\n\n"
+            "Please confirm that you received it, either:\n"
+            '- by opening this page and pressing "Confirm receipt":\n  %(url)s\n'
+            "- or by replying to this message (keep the subject line).\n\n"
+            "Opening the page alone does not confirm anything. The test ends on %(ends)s UTC.\n\n"
+            "Reference: %(marker)s"
+        ) % {
+            "network": probe.network.name,
+            "url": confirmation_url(raw),
+            "ends": probe.expires_at.strftime("%Y-%m-%d %H:%M"),
+            "marker": tokens.marker(raw),
+        }
+    return subject, body
+
+
+def send_due_probes(now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Periodic job: send the probes that are due, a batch per transaction.
+
+    E-mail probes go to the outbox (a fresh token per probe, only its hash kept); app and manual
+    probes just become 'sent' (shown in Liaison, or waiting for the Secretariat's call). A probe
+    whose only channel is e-mail and whose contact point has no address fails at once: that is
+    a finding. Rows are locked (SKIP LOCKED on PostgreSQL; SQLite writes one at a time), so
+    several workers never send a probe twice. One audit event per test and batch.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Probe.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=ProbeStatus.SCHEDULED, scheduled_at__lte=now)
+            .select_related("ping_test", "network")
+            .order_by("scheduled_at", "id")[:limit]
+        )
+        if not due:
+            return 0
+        deliveries: list[Delivery] = []
+        mailed: list[Probe] = []
+        per_test: dict[int, dict[str, Any]] = {}
+        for probe in due:
+            channels = set(probe.ping_test.channels)
+            summary = per_test.setdefault(
+                probe.ping_test_id, {"test": probe.ping_test, "sent": [], "failed": []}
+            )
+            if channels == {ProbeChannel.EMAIL} and not probe.email:
+                probe.status, probe.failure, probe.sent_at = (
+                    ProbeStatus.FAILED,
+                    "no e-mail channel",
+                    now,
+                )
+                summary["failed"].append(probe.public_id)
+                continue
+            raw, probe.token_hash = tokens.new_token()
+            probe.status, probe.sent_at = ProbeStatus.SENT, now
+            summary["sent"].append(probe.public_id)
+            if ProbeChannel.EMAIL in channels and probe.email:
+                subject, body = probe_email(probe, raw)
+                deliveries.append(
+                    _new_delivery(
+                        to=probe.email,
+                        subject=subject,
+                        body=body,
+                        kind=PROBE_KIND,
+                        network=probe.network,
+                        obj=probe,
+                    )
+                )
+                mailed.append(probe)
+        Delivery.objects.bulk_create(deliveries, batch_size=500)
+        for probe, delivery in zip(mailed, deliveries, strict=True):
+            probe.delivery = delivery
+        Probe.objects.bulk_update(
+            due, ["status", "sent_at", "token_hash", "failure", "delivery"], batch_size=500
+        )
+        for summary in per_test.values():
+            test = summary["test"]
+            if test.status == PingTestStatus.SCHEDULED:
+                PingTest.objects.filter(pk=test.pk, status=PingTestStatus.SCHEDULED).update(
+                    status=PingTestStatus.RUNNING
+                )
+            record_event(
+                None,
+                "pingtest.probes_sent",
+                obj=test,
+                network=test.network,
+                details={
+                    "sent": len(summary["sent"]),
+                    "failed_no_address": summary["failed"],
+                    "probes": summary["sent"][:1000],
+                },
+            )
+        if deliveries:
+            transaction.on_commit(_wake_worker)
+    return len(due)
+
+
+# --- confirming --------------------------------------------------------------------------------
+
+
+def _confirm(probe: Probe, *, via: str, actor, name: str, now: dt.datetime) -> Probe:
+    _check_transition(probe, ProbeStatus.CONFIRMED)
+    start = probe.sent_at or probe.scheduled_at
+    seconds = max(0, int((now - start).total_seconds()))
+    changed = Probe.objects.filter(
+        pk=probe.pk, status__in=[ProbeStatus.SCHEDULED, ProbeStatus.SENT, ProbeStatus.FAILED]
+    ).update(
+        status=ProbeStatus.CONFIRMED,
+        confirmed_at=now,
+        confirmed_via=via,
+        confirmed_by=actor if getattr(actor, "is_authenticated", False) else None,
+        confirmed_name=(name or "").strip()[:200],
+        seconds_to_confirm=seconds,
+    )
+    if not changed:
+        raise ServiceError(_("this probe was already confirmed"))
+    ContactPoint.objects.filter(public_id=probe.contact_point_id).update(last_reachable_at=now)
+    probe.status, probe.confirmed_at, probe.confirmed_via = ProbeStatus.CONFIRMED, now, via
+    probe.confirmed_by = actor if getattr(actor, "is_authenticated", False) else None
+    probe.confirmed_name, probe.seconds_to_confirm = (name or "").strip()[:200], seconds
+    record_event(
+        actor if getattr(actor, "is_authenticated", False) else None,
+        "pingtest.probe_confirmed",
+        obj=probe,
+        network=probe.network,
+        details={"via": via, "seconds": seconds, "member": probe.member.code},
+    )
+    return probe
+
+
+def confirm_probe_by_token(
+    raw_token: str, *, via: str, actor=None, name: str = "", now: dt.datetime | None = None
+) -> Probe:
+    """A deliberate confirmation through the link's page (POST) or a reply carrying the marker.
+    An invalid, expired or reused token says so and records nothing."""
+    now = now or timezone.now()
+    if via not in (ConfirmedVia.LINK, ConfirmedVia.REPLY):
+        raise ValueError(via)
+    raw = (raw_token or "").strip()
+    if not raw or len(raw) > 64:
+        raise ServiceError(_("this confirmation link is not valid"), "token")
+    with transaction.atomic():
+        probe = (
+            Probe.objects.select_for_update()
+            .select_related("member", "network")
+            .filter(token_hash=tokens.hash_token(raw))
+            .order_by()  # no join for the default ordering: a unique lookup
+            .first()
+        )
+        if probe is None or probe.status == ProbeStatus.SCHEDULED:
+            raise ServiceError(_("this confirmation link is not valid"), "token")
+        if probe.status == ProbeStatus.CONFIRMED:
+            raise ServiceError(
+                _("this confirmation link was already used on %(date)s UTC")
+                % {"date": f"{probe.confirmed_at:%Y-%m-%d %H:%M}"},
+                "token",
+            )
+        if probe.status == ProbeStatus.EXPIRED or now >= probe.expires_at:
+            raise ServiceError(_("this confirmation link has expired"), "token")
+        return _confirm(probe, via=via, actor=actor, name=name, now=now)
+
+
+def _own_members(access: NetworkAccess) -> set[int]:
+    return set(access.members_by_role.get(Role.COORDINATOR, set())) | set(
+        access.members_by_role.get(Role.OFFICER, set())
+    )
+
+
+def confirm_probe_in_app(
+    actor, access: NetworkAccess, probe: Probe, now: dt.datetime | None = None
+) -> Probe:
+    """An officer or coordinator of the probe's member confirms it in Liaison."""
+    now = now or timezone.now()
+    if (
+        probe.network_id != access.network.pk
+        or not access.has(Perm.PINGTEST_RESPOND)
+        or probe.member_id not in _own_members(access)
+    ):
+        raise PermissionDenied(_("You may only confirm your own member's probes."))
+    if ProbeChannel.APP not in probe.ping_test.channels:
+        raise ServiceError(_("this test is not answered in Liaison"))
+    with transaction.atomic():
+        probe = (
+            Probe.objects.select_for_update().select_related("member", "network").get(pk=probe.pk)
+        )
+        if probe.status == ProbeStatus.EXPIRED or now >= probe.expires_at:
+            raise ServiceError(_("this test has ended"))
+        if probe.status == ProbeStatus.SCHEDULED:
+            raise ServiceError(_("this probe has not been sent yet"))
+        return _confirm(probe, via=ConfirmedVia.APP, actor=actor, name="", now=now)
+
+
+def log_manual_call(
+    actor,
+    access: NetworkAccess,
+    probe: Probe,
+    *,
+    outcome: str,
+    seconds: int | None,
+    now: dt.datetime | None = None,
+) -> Probe:
+    """The Secretariat logs a phone call: answered confirms the probe (via manual), a wrong
+    number is a finding (failed), no answer is recorded and the probe stays open."""
+    now = now or timezone.now()
+    if probe.network_id != access.network.pk or not access.has(Perm.PINGTEST_MANAGE):
+        raise PermissionDenied(_("Only the Secretariat logs calls."))
+    if outcome not in ManualOutcome.values:
+        raise ServiceError(_("unknown outcome '%(o)s'") % {"o": str(outcome)[:20]}, "outcome")
+    if seconds is not None and not 0 <= int(seconds) <= 86400:
+        raise ServiceError(_("the call's duration must be between 0 and 86400 s"), "seconds")
+    with transaction.atomic():
+        probe = (
+            Probe.objects.select_for_update().select_related("member", "network").get(pk=probe.pk)
+        )
+        if probe.status in (ProbeStatus.CONFIRMED, ProbeStatus.EXPIRED):
+            _check_transition(probe, ProbeStatus.CONFIRMED)
+        Probe.objects.filter(pk=probe.pk).update(manual_outcome=outcome, manual_seconds=seconds)
+        probe.manual_outcome, probe.manual_seconds = outcome, seconds
+        if outcome == ManualOutcome.ANSWERED:
+            if probe.sent_at is None:
+                Probe.objects.filter(pk=probe.pk).update(sent_at=now)
+                probe.sent_at = now
+            if seconds is not None:
+                # The time to confirm of a call is how long it took to get an answer.
+                probe = _confirm(probe, via=ConfirmedVia.MANUAL, actor=actor, name="", now=now)
+                Probe.objects.filter(pk=probe.pk).update(seconds_to_confirm=int(seconds))
+                probe.seconds_to_confirm = int(seconds)
+            else:
+                probe = _confirm(probe, via=ConfirmedVia.MANUAL, actor=actor, name="", now=now)
+        elif outcome == ManualOutcome.WRONG_NUMBER:
+            _check_transition(probe, ProbeStatus.FAILED)
+            Probe.objects.filter(pk=probe.pk).update(
+                status=ProbeStatus.FAILED, failure="wrong number", sent_at=probe.sent_at or now
+            )
+            probe.status, probe.failure = ProbeStatus.FAILED, "wrong number"
+        record_event(
+            actor,
+            "pingtest.call_logged",
+            obj=probe,
+            network=probe.network,
+            details={"outcome": outcome, "seconds": seconds, "member": probe.member.code},
+        )
+    return probe
+
+
+def record_delivery_failure(probe: Probe, error: str) -> Probe:
+    """A bounce or a dead delivery: the address does not work — a finding, not a silence."""
+    with transaction.atomic():
+        probe = Probe.objects.select_for_update().select_related("network").get(pk=probe.pk)
+        if probe.status not in (ProbeStatus.SCHEDULED, ProbeStatus.SENT):
+            return probe  # confirmed anyway (another channel), or already failed/expired
+        error = (error or "delivery failed")[:255]
+        Probe.objects.filter(pk=probe.pk).update(status=ProbeStatus.FAILED, failure=error)
+        probe.status, probe.failure = ProbeStatus.FAILED, error
+        record_event(
+            None,
+            "pingtest.probe_failed",
+            obj=probe,
+            network=probe.network,
+            details={"failure": error},
+        )
+    return probe
+
+
+def describe(probe: Probe) -> dict[str, Any]:
+    """A probe as plain data (tests, CLI)."""
+    return {
+        "id": probe.public_id,
+        "member": probe.member.code,
+        "status": probe.status,
+        "confirmed_via": probe.confirmed_via,
+        "seconds_to_confirm": probe.seconds_to_confirm,
+    }

@@ -74,7 +74,7 @@ def inbound_address() -> str:
     """LIAISON_INBOUND_ADDRESS: where replies to probe e-mails go (their Reply-To), routed by the
     MTA to `liaison inbound`. Empty: no Reply-To, replies go to the From address."""
     value = os.environ.get("LIAISON_INBOUND_ADDRESS", "").strip()
-    if value and (value.count("@") != 1 or any(c.isspace() or c in "<>,;\"" for c in value)):
+    if value and (value.count("@") != 1 or any(c.isspace() or c in '<>,;"' for c in value)):
         raise ConfigError(f"LIAISON_INBOUND_ADDRESS must be one e-mail address, got {value!r}")
     return value
 

@@ -132,6 +132,12 @@ def _objects_for(view: WebView, world):
             ("own", {**base, "public_id": own.probes.get().public_id}, world.member_a),
             ("other", {**base, "public_id": theirs.probes.get().public_id}, world.member_b),
         ]
+    if view.name == "reachability:report_download":  # the PDF report of a test of A / of B
+        own, theirs = _ping_tests(world)
+        return [
+            ("own", {**base, "public_id": own.public_id, "fmt": "pdf"}, world.member_a),
+            ("other", {**base, "public_id": theirs.public_id, "fmt": "pdf"}, world.member_b),
+        ]
     if other == ["number", "fmt"]:  # directory:download, a signed PDF of edition 1
         return [("network", {**base, "number": 1, "fmt": "pdf"}, None)]
     if other == ["public_id"]:

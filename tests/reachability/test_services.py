@@ -206,3 +206,30 @@ def test_the_confirmation_page_shows_the_desks_local_time(world, client):
     html = client.get(f"/p/{raw}/").content.decode()
     # 12:00 UTC is 13:00 in Paris in November.
     assert "2026-11-30 12:00 UTC (2026-11-30 13:00 Europe/Paris)" in html
+
+
+def test_report_downloads_are_scoped_and_audited(world, client):
+    from django.urls import reverse
+
+    test = start(world)
+    services.send_due_probes(now=NOW)
+
+    def download(user, fmt, **data):
+        client.force_login(user)
+        url = reverse("reachability:report_download", args=["budapest", test.public_id, fmt])
+        return client.post(url, data)
+
+    pdf = download(world.secretariat, "pdf")
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert download(world.secretariat, "xlsx", anonymised="1").status_code == 200
+    assert download(world.secretariat, "docx").status_code == 400
+    # A member's people download their own member's figures, never the anonymised whole.
+    assert download(world.officer_a, "pdf").status_code == 200
+    assert download(world.officer_a, "pdf", anonymised="1").status_code == 403
+    assert download(world.auditor, "pdf").status_code == 403
+    client.force_login(world.secretariat)
+    url = reverse("reachability:report_download", args=["budapest", test.public_id, "pdf"])
+    assert client.get(url).status_code == 405
+    assert AuditEvent.objects.filter(action="pingtest.report_export").count() == 3

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liaison.reachability import views
+from liaison.reachability import export_views, views
 
 app_name = "reachability"
 
@@ -9,6 +9,11 @@ urlpatterns = [
     # Before the test's pattern, which would otherwise take "new" for a test's id.
     path("networks/<slug:slug>/pingtests/new/", views.ping_test_new, name="new"),
     path("networks/<slug:slug>/pingtests/<str:public_id>/", views.ping_test_detail, name="detail"),
+    path(
+        "networks/<slug:slug>/pingtests/<str:public_id>/report.<str:fmt>",
+        export_views.report_download,
+        name="report_download",
+    ),
     path(
         "networks/<slug:slug>/pingtests/probes/<str:public_id>/confirm/",
         views.confirm_in_app,

@@ -1,9 +1,12 @@
 """A worker killed with SIGKILL in the middle of a send: after the lease expires, another worker
-delivers the message, exactly once (the killed one never completed DATA)."""
+delivers the message, exactly once (the killed one never completed DATA). Mid-batch, the messages
+accepted before the kill stay sent (each was recorded at once) and their audit event, owed by the
+dead worker, is written by the next one."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -21,11 +24,12 @@ LIAISON = str(Path(sys.executable).with_name("liaison"))
 
 
 class StallingHandler(_Handler):
-    """Holds the first DATA without answering, as a hung server would."""
+    """Holds the first DATA after `stall_after` accepted ones without answering, as a hung server
+    would."""
 
     async def handle_DATA(self, smtp, session, envelope):
         server = self._server
-        if server.stall_next:
+        if server.stall_next and len(server.messages) >= server.stall_after:
             server.stall_next = False
             server.stalled.set()
             await asyncio.sleep(server.stall_seconds)
@@ -34,9 +38,10 @@ class StallingHandler(_Handler):
 
 
 class StallingSMTPServer(SMTPTestServer):
-    def __init__(self, stall_seconds: float) -> None:
+    def __init__(self, stall_seconds: float, stall_after: int = 0) -> None:
         super().__init__()
         self.stall_seconds = stall_seconds
+        self.stall_after = stall_after
         self.stall_next = True
         self.stalled = threading.Event()
 
@@ -124,3 +129,103 @@ def test_worker_killed_mid_send_delivers_exactly_once(tmp_path):
         assert liaison(env, "shell", "-c", state).split() == ["sent", "2"]
         liaison(env, "worker", "--until-idle")
         assert len(server.messages) == 1
+
+
+def _env(tmp_path, server) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        LIAISON_DATA_DIR=str(tmp_path / "data"),
+        LIAISON_EMAIL_URL=server.url,
+        DJANGO_SETTINGS_MODULE="liaison.settings",
+        LIAISON_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+_STATE = (
+    "import json\n"
+    "from liaison.audit.models import AuditEvent\n"
+    "from liaison.delivery.models import Delivery\n"
+    "rows = Delivery.objects.order_by('id')\n"
+    "print(json.dumps({\n"
+    "    'rows': [[d.public_id, d.status, d.attempts, d.lease_expires_at is not None]"
+    " for d in rows],\n"
+    "    'events': [e.details for e in AuditEvent.objects.filter(action='delivery.sent')"
+    ".order_by('seq')],\n"
+    "}))\n"
+)
+
+
+@pytest.mark.skipif(not shutil.which(LIAISON), reason="the liaison script is not installed")
+def test_worker_killed_mid_batch_duplicates_nothing_and_its_audit_event_is_recovered(tmp_path):
+    with StallingSMTPServer(stall_seconds=60, stall_after=2) as server:
+        env = _env(tmp_path, server)
+        liaison(env, "migrate", "--verbosity", "0")
+        liaison(
+            env,
+            "shell",
+            "-c",
+            "from django.db import transaction\n"
+            "from liaison.delivery.services import enqueue_email\n"
+            "with transaction.atomic():\n"
+            "    for i in range(5):\n"
+            "        enqueue_email(to=f'officer{i}@example.org', subject=f'Batch {i}',"
+            " body='Body', kind='test.crash')\n",
+        )
+        worker = subprocess.Popen(  # noqa: S603
+            [LIAISON, "worker", "--interval", "0.2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert server.stalled.wait(timeout=60), "the worker never reached the third DATA"
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+        assert len(server.messages) == 2
+
+        state = json.loads(liaison(env, "shell", "-c", _STATE))
+        ids = [row[0] for row in state["rows"]]
+        # The two accepted ones were recorded one by one, still holding the lease: their audit
+        # event (written at the end of a batch) is owed. The rest is leased, not sent.
+        assert [row[1:] for row in state["rows"]] == [["sent", 1, True]] * 2 + [
+            ["sending", 1, True]
+        ] * 3
+        assert state["events"] == []
+
+        liaison(env, "worker", "--until-idle")  # live leases: nothing happens
+        assert len(server.messages) == 2
+        assert json.loads(liaison(env, "shell", "-c", _STATE)) == state
+
+        liaison(
+            env,
+            "shell",
+            "-c",
+            "import datetime as dt\n"
+            "from django.utils import timezone\n"
+            "from liaison.delivery.models import Delivery\n"
+            "Delivery.objects.exclude(lease_expires_at=None)"
+            ".update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))\n",
+        )
+        liaison(env, "worker", "--until-idle")
+        received = server.wait_for(5)
+        # Exactly once each: the first two were not sent again.
+        assert sorted(m.message["Message-ID"] for m in received) == sorted(
+            f"<{public_id}@liaison>" for public_id in ids
+        )
+        state = json.loads(liaison(env, "shell", "-c", _STATE))
+        assert [row[1] for row in state["rows"]] == ["sent"] * 5
+        assert [row[2] for row in state["rows"]] == [1, 1, 2, 2, 2]
+        assert not any(row[3] for row in state["rows"])  # no event owed any more
+        recovered, batch = state["events"]
+        assert recovered["deliveries"] == ids[:2]
+        assert recovered["recovered"] is True
+        assert batch["deliveries"] == ids[2:]
+        assert "recovered" not in batch
+        liaison(env, "worker", "--until-idle")
+        assert len(server.messages) == 5

@@ -1,25 +1,31 @@
 """The only write path of the outbox: enqueue rows, lease them, send them, record the outcome.
 
 A caller enqueues inside the transaction of its change (`enqueue_email`); nothing is sent until
-that transaction commits. Workers lease due rows (`lease_batch`), send each one (`send_one`) and
-record the outcome with a conditional UPDATE that only succeeds while the lease is still theirs.
-A worker that dies mid-send leaves a row in `sending` whose lease expires; the next sweep takes
-it over. Every message carries `Message-ID: <public_id@liaison>`, so the one case that can
-duplicate a mail (the SMTP server accepted it, the worker died before recording it) is
-recognisable downstream. See docs/adr/0004-outbox.md.
+that transaction commits. Workers lease due rows (`lease_batch`), send a batch over one SMTP
+connection (`send_batch`) and record each outcome as it comes with a conditional UPDATE that only
+succeeds while the lease is still theirs; the batch's sends go to the audit trail as one event per
+network. A worker that dies mid-send leaves a row in `sending` whose lease expires; the next
+sweep takes it over, and writes the audit event the dead worker owed (`audit_owed_sends`).
+Every message carries `Message-ID: <public_id@liaison>`, so the one case that can duplicate a
+mail (the SMTP server accepted it, the worker died before recording it) is recognisable
+downstream. See docs/adr/0004-outbox.md.
 
 Bodies may hold a secret (an invitation's single-use link): nothing here logs a body or puts
-one in an error, and `mark_sent` blanks it (a check constraint holds that for every sent row).
+one in an error, and recording a send blanks it (a check constraint holds that for every sent
+row).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import random
 import smtplib
 import socket
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -34,6 +40,7 @@ from liaison.audit.services import record_event
 from liaison.core.errors import ServiceError
 from liaison.core.ids import new_public_id
 from liaison.core.permissions import NetworkAccess, Perm
+from liaison.delivery import hooks
 from liaison.delivery.models import Delivery, DeliveryChannel, DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -42,7 +49,8 @@ logger = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 3600
 LEASE_SECONDS = 60
-BATCH_SIZE = 50
+BATCH_SIZE = 200  # rows per lease and per SMTP connection (DELIVERY_BATCH_SIZE)
+DRAIN_SECONDS = 30  # one deliver_due sends batches for at most this long
 _ERROR_LENGTH = 200
 
 # Jitter spreads retries after an outage; it protects nothing, so a plain PRNG is right.
@@ -177,15 +185,23 @@ def _wake_worker() -> None:
         logger.warning("could not enqueue the delivery wake-up task", exc_info=True)
 
 
+def batch_size() -> int:
+    """How many rows a worker leases and sends over one SMTP connection (`DELIVERY_BATCH_SIZE`)."""
+    return max(1, int(_setting("DELIVERY_BATCH_SIZE", BATCH_SIZE)))
+
+
 def lease_batch(
-    owner: str, limit: int = BATCH_SIZE, lease_seconds: float | None = None
+    owner: str, limit: int | None = None, lease_seconds: float | None = None
 ) -> list[Delivery]:
-    """Claim the due rows for `owner`: pending ones whose time came, and expired leases.
+    """Claim the due rows for `owner` (at most `limit`, default `batch_size()`): pending ones
+    whose time came, and expired leases.
 
     On PostgreSQL the candidate rows are locked with SKIP LOCKED, so concurrent workers take
     disjoint batches. SQLite serialises writers (IMMEDIATE transactions), which makes the
     select-then-update below atomic there too.
     """
+    if limit is None:
+        limit = batch_size()
     if lease_seconds is None:
         lease_seconds = _setting("DELIVERY_LEASE_SECONDS", LEASE_SECONDS)
     now = timezone.now()
@@ -205,7 +221,9 @@ def lease_batch(
             lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
             attempts=F("attempts") + 1,
         )
-        return list(Delivery.objects.filter(id__in=ids).order_by("next_attempt_at", "id"))
+        # The network comes along: the audit events and the hooks need it for every row.
+        rows = Delivery.objects.filter(id__in=ids).select_related("network")
+        return list(rows.order_by("next_attempt_at", "id"))
 
 
 def _ours(delivery: Delivery):
@@ -221,31 +239,128 @@ def _ours(delivery: Delivery):
     )
 
 
-def mark_sent(delivery: Delivery) -> bool:
-    """Record that the server accepted the message; False if the lease was lost meanwhile."""
+@functools.cache
+def _sent_update_sql() -> str:
+    """The conditional UPDATE of `_record_sent`, written once: it runs once per message, and the
+    ORM took three times as long to build it as the database to run it."""
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = Delivery._meta.get_field(name)
+        if not isinstance(field, models.Field) or not field.column:
+            raise TypeError(f"{name} is not a column of the outbox")
+        return quote(field.column)
+
+    table = quote(Delivery._meta.db_table)
+    return (
+        f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
+        f"{column('last_error')} = '', {column('body_text')} = '' "
+        f"WHERE {column('id')} = %s AND {column('status')} = %s "
+        f"AND {column('lease_owner')} = %s AND {column('lease_expires_at')} = %s"
+    )  # identifiers from _meta, values as parameters
+
+
+def _record_sent(delivery: Delivery) -> bool:
+    """The one conditional UPDATE that records an accepted message; False if the lease was lost.
+
+    The same statement as `_ours(delivery).update(...)`: keyed on the lease, and the body goes
+    with the sending (an invitation link must not outlive it in the table). The lease's expiry
+    stays on the row until the send is in the audit trail (`_audit_sends` clears it): a sent row
+    that still has one is a send whose `delivery.sent` event is owed.
+    """
     _check_transition(delivery.status, DeliveryStatus.SENT)
     now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sent_update_sql(),
+            [
+                DeliveryStatus.SENT.value,
+                adapt(now),
+                delivery.id,
+                DeliveryStatus.SENDING.value,
+                delivery.lease_owner,
+                adapt(delivery.lease_expires_at),
+            ],
+        )
+        updated = cursor.rowcount
+    if not updated:
+        logger.warning("delivery %s: lease lost before recording it sent", delivery.public_id)
+        return False
+    delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
+    delivery.last_error, delivery.body_text = "", ""
+    return True
+
+
+def _audit_sends(deliveries: Iterable[Delivery], *, recovered: bool = False) -> int:
+    """Write the owed `delivery.sent` events of `deliveries`: one per network, listing them.
+
+    In the transaction that appends an event, its rows are claimed (those still owing one,
+    locked on PostgreSQL; SQLite serialises writers) and released (`lease_expires_at` cleared),
+    so every sent row is in exactly one event, even when the worker that sent it and a
+    recovering one race. `recovered` marks events written for a worker that died before
+    writing them (`audit_owed_sends`). Returns how many rows were audited.
+    """
+    groups: dict[int | None, list[Delivery]] = {}
+    for delivery in deliveries:
+        groups.setdefault(delivery.network_id, []).append(delivery)
+    audited = 0
+    for rows in groups.values():
+        with transaction.atomic():
+            owed = Delivery.objects.select_for_update().filter(
+                id__in=[d.id for d in rows],
+                status=DeliveryStatus.SENT,
+                lease_expires_at__isnull=False,
+            )
+            ids = set(owed.values_list("id", flat=True))
+            claimed = [d for d in rows if d.id in ids]
+            if not claimed:
+                continue
+            Delivery.objects.filter(id__in=ids).update(lease_expires_at=None)
+            details: dict[str, object] = {
+                "count": len(claimed),
+                "kinds": dict(sorted(Counter(d.kind for d in claimed).items())),
+                "deliveries": [d.public_id for d in claimed],
+            }
+            if recovered:
+                details["recovered"] = True
+            # The object is the delivery when there is one; the ids are in the details anyway.
+            record_event(
+                None,
+                "delivery.sent",
+                obj=claimed[0] if len(claimed) == 1 else None,
+                object_type=Delivery._meta.label_lower,
+                network=claimed[0].network,
+                details=details,
+            )
+        for delivery in claimed:
+            delivery.lease_expires_at = None
+        audited += len(claimed)
+    return audited
+
+
+def audit_owed_sends() -> int:
+    """Write the `delivery.sent` events a worker owed when it died between a send and its batch's
+    event (its sent rows kept their lease, which has expired since). Returns how many rows."""
+    owed = list(
+        Delivery.objects.filter(status=DeliveryStatus.SENT, lease_expires_at__lt=timezone.now())
+        .select_related("network")
+        .order_by("id")[:1000]
+    )
+    if not owed:
+        return 0
+    logger.warning("%d sent deliveries had no audit event yet: recording them now", len(owed))
+    return _audit_sends(owed, recovered=True)
+
+
+def mark_sent(delivery: Delivery) -> bool:
+    """Record that the server accepted the message, with its audit event; False if the lease was
+    lost meanwhile. For one message on its own: `send_batch` records each send with the bare
+    UPDATE and writes one event for its batch."""
     with transaction.atomic():
-        # The body goes with the sending: an invitation link must not outlive it in the table.
-        updated = _ours(delivery).update(
-            status=DeliveryStatus.SENT,
-            sent_at=now,
-            lease_expires_at=None,
-            last_error="",
-            body_text="",
-        )
-        if not updated:
-            logger.warning("delivery %s: lease lost before recording it sent", delivery.public_id)
+        if not _record_sent(delivery):
             return False
-        delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
-        delivery.lease_expires_at, delivery.last_error, delivery.body_text = None, "", ""
-        record_event(
-            None,
-            "delivery.sent",
-            obj=delivery,
-            network=delivery.network,
-            details={"kind": delivery.kind, "attempts": delivery.attempts},
-        )
+        _audit_sends([delivery])
     return True
 
 
@@ -277,6 +392,7 @@ def mark_failed(delivery: Delivery, error: str, *, permanent: bool = False) -> b
                 network=delivery.network,
                 details={"kind": delivery.kind, "attempts": delivery.attempts, "error": error},
             )
+            hooks.on_dead(delivery)
     return True
 
 
@@ -303,46 +419,187 @@ def is_permanent(exc: Exception) -> bool:
     return False
 
 
+def _breaks_connection(exc: Exception) -> bool:
+    """Whether `exc` leaves the SMTP connection unusable (as opposed to refusing one message).
+
+    A 421 reply at any step means the server is closing the channel (smtplib closes it too);
+    socket errors, timeouts and `SMTPServerDisconnected` are OSErrors. Refusals of a recipient or
+    of a message leave the connection ready for the next one (smtplib sends RSET).
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _reply in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return False  # about this message (e.g. an address needing SMTPUTF8)
+    return isinstance(exc, OSError)
+
+
+class _Session:
+    """One connection of the e-mail backend for a whole batch: opened on first use, closed at
+    the end or when it broke (the next send then opens a new one)."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection(fail_silently=False)
+        self.is_open = False
+
+    def send(self, delivery: Delivery) -> tuple[Exception | None, bool]:
+        """Hand `delivery` to the server: (None, False) once accepted, else the error and whether
+        the connection is broken (failing to connect always is, whatever the class: auth, HELO)."""
+        try:
+            if not self.is_open:
+                self.backend.open()
+                self.is_open = True
+        except Exception as exc:
+            return exc, True
+        try:
+            message = EmailMessage(
+                subject=delivery.subject,
+                body=delivery.body_text,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[delivery.recipient],
+                headers={**hooks.extra_headers(delivery), "Message-ID": delivery.message_id},
+                connection=self.backend,
+            )
+            self.backend.send_messages([message])
+        except Exception as exc:
+            return exc, _breaks_connection(exc)
+        return None, False
+
+    def close(self) -> None:
+        self.is_open = False
+        try:
+            self.backend.close()
+        except Exception:  # quitting a broken connection may fail: nothing is lost
+            logger.debug("closing the SMTP connection failed", exc_info=True)
+
+
+def _lease_deadline(batch: list[Delivery]) -> dt.datetime | None:
+    """When this worker stops starting sends: the lease's end, less the time one send may take
+    (`EMAIL_TIMEOUT`, at most half the lease). Past it another worker may take the rows over,
+    and a message sent then could go out twice."""
+    expiries = [d.lease_expires_at for d in batch if d.lease_expires_at is not None]
+    if not expiries:
+        return None
+    lease = _setting("DELIVERY_LEASE_SECONDS", LEASE_SECONDS)
+    margin = min(getattr(settings, "EMAIL_TIMEOUT", None) or 20, lease / 2)
+    return min(expiries) - dt.timedelta(seconds=margin)
+
+
+def _release(rows: list[Delivery]) -> None:
+    """Give back leased rows this worker did not try: pending, due now, the attempt uncounted."""
+    for (owner, expires), group in _by_lease(rows).items():
+        released = Delivery.objects.filter(
+            id__in=[d.id for d in group],
+            status=DeliveryStatus.SENDING,
+            lease_owner=owner,
+            lease_expires_at=expires,
+        ).update(
+            status=DeliveryStatus.PENDING,
+            lease_expires_at=None,
+            next_attempt_at=timezone.now(),
+            attempts=F("attempts") - 1,
+        )
+        logger.warning("lease running out: %d deliveries given back unsent", released)
+
+
+def _by_lease(rows: list[Delivery]) -> dict[tuple[str, dt.datetime | None], list[Delivery]]:
+    groups: dict[tuple[str, dt.datetime | None], list[Delivery]] = {}
+    for row in rows:
+        groups.setdefault((row.lease_owner, row.lease_expires_at), []).append(row)
+    return groups
+
+
+def _record_failure(delivery: Delivery, exc: Exception) -> None:
+    logger.warning(
+        "delivery %s attempt %d failed: %s",
+        delivery.public_id,
+        delivery.attempts,
+        type(exc).__name__,
+    )
+    mark_failed(delivery, _describe(exc), permanent=is_permanent(exc))
+
+
+def send_batch(batch: list[Delivery]) -> bool:
+    """Send leased deliveries over one SMTP connection, recording each outcome as it comes.
+
+    Each accepted message is marked sent at once, with one conditional UPDATE, so a crash can
+    duplicate at most the message in flight. The `delivery.sent` audit events (one per network,
+    listing the rows) are written when the batch ends; a worker that dies first leaves them owed
+    on the rows, and `audit_owed_sends` writes them. A refused message is recorded as failed
+    (retried later, or dead) and the batch goes on. A broken connection is reopened once and the
+    message tried again; if that fails too, the message and the rest of the batch are recorded
+    as failed attempts, to be retried after the backoff. Rows not tried before the lease runs
+    short are given back unsent. Returns False when the batch stopped early for one of these
+    two reasons, True when every row was tried.
+    """
+    session = _Session()
+    sent: list[Delivery] = []
+    deadline = _lease_deadline(batch)
+    try:
+        for index, delivery in enumerate(batch):
+            if delivery.attempts > delivery.max_attempts:
+                # Its leases kept expiring (a worker dying on it each time): stop trying.
+                mark_failed(delivery, "lease expired on every attempt", permanent=True)
+                continue
+            if deadline is not None and timezone.now() >= deadline:
+                _release(batch[index:])
+                return False
+            error, broken = session.send(delivery)
+            if broken:
+                session.close()
+                error, broken = session.send(delivery)  # on a new connection, once
+                if broken:
+                    session.close()
+                    rest = batch[index:]
+                    logger.warning(
+                        "SMTP connection failed twice (%s): %d deliveries rescheduled",
+                        type(error).__name__,
+                        len(rest),
+                    )
+                    reason = _describe(error) if error is not None else "connection lost"
+                    for row in rest:
+                        mark_failed(row, reason)
+                    return False
+            if error is None:
+                if _record_sent(delivery):
+                    sent.append(delivery)
+            else:
+                _record_failure(delivery, error)
+    finally:
+        session.close()
+        try:
+            _audit_sends(sent)
+        except Exception:
+            # The rows keep owing their event; the next sweep writes it (audit_owed_sends).
+            logger.exception("could not write the audit event of %d sent deliveries", len(sent))
+    return True
+
+
 def send_one(delivery: Delivery) -> str:
     """Send one leased delivery and record the outcome; returns the resulting status."""
-    message = EmailMessage(
-        subject=delivery.subject,
-        body=delivery.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[delivery.recipient],
-        headers={"Message-ID": delivery.message_id},
-        connection=get_connection(fail_silently=False),
-    )
-    try:
-        message.send(fail_silently=False)
-    except Exception as exc:
-        permanent = is_permanent(exc)
-        logger.warning(
-            "delivery %s attempt %d failed: %s",
-            delivery.public_id,
-            delivery.attempts,
-            type(exc).__name__,
-        )
-        mark_failed(delivery, _describe(exc), permanent=permanent)
-    else:
-        mark_sent(delivery)
+    send_batch([delivery])
     return delivery.status
 
 
-def deliver_due(owner: str | None = None, limit: int = BATCH_SIZE) -> int:
-    """Lease the due deliveries and send them: the periodic job and the wake-up task.
+def deliver_due(owner: str | None = None, limit: int | None = None) -> int:
+    """Send what is due, batch after batch: the periodic job and the wake-up task.
 
-    Returns how many deliveries were handled (sent, rescheduled or dead-lettered).
+    First writes the audit events a dead worker owed (`audit_owed_sends`). Then leases a batch
+    (`limit` rows, default `batch_size()`), sends it, and goes on while rows are due, for at most
+    `DELIVERY_DRAIN_SECONDS` (the worker's other jobs get their turn; the next round resumes);
+    a batch that lost the SMTP connection ends the round, as the server is likely down. Returns
+    how many deliveries were handled (sent, rescheduled, dead-lettered or given back).
     """
     owner = owner or default_owner()
-    batch = lease_batch(owner, limit=limit)
-    for delivery in batch:
-        if delivery.attempts > delivery.max_attempts:
-            # Its leases kept expiring (a worker dying on it each time): stop trying.
-            mark_failed(delivery, "lease expired on every attempt", permanent=True)
-            continue
-        send_one(delivery)
-    return len(batch)
+    audit_owed_sends()
+    stop_at = time.monotonic() + _setting("DELIVERY_DRAIN_SECONDS", DRAIN_SECONDS)
+    handled = 0
+    while batch := lease_batch(owner, limit=limit):
+        handled += len(batch)
+        if not send_batch(batch) or time.monotonic() >= stop_at:
+            break
+    return handled
 
 
 def retry_delivery(actor, access: NetworkAccess | None, delivery: Delivery) -> Delivery:

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from liaison.audit.services import record_event
+from liaison.core import errors
 from liaison.core.errors import ServiceError
 from liaison.core.ids import new_public_id
 from liaison.core.permissions import NetworkAccess, Perm, Role
@@ -131,14 +132,7 @@ class Export:
 
 
 def check_format(fmt: str) -> str:
-    fmt = (fmt or "").strip().lower()
-    if fmt not in FORMATS:
-        raise ServiceError(
-            _("unknown format '%(format)s' (expected one of: %(formats)s)")
-            % {"format": fmt[:20], "formats": ", ".join(FORMATS)},
-            "format",
-        )
-    return fmt
+    return errors.check_format(fmt, FORMATS)
 
 
 def check_export_access(actor, access: NetworkAccess | None, network: Network) -> NetworkAccess:

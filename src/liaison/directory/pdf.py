@@ -547,6 +547,24 @@ def _member_heading(member: dict[str, Any]) -> str:
     return f"{member.get('name', '')} ({member.get('code', '')}) — {kind}, {status}"
 
 
+def restricted_template(out, *, title: str, stamp: str, keywords: str) -> SimpleDocTemplate:
+    """An A4 page template whose metadata carries the restricted marking and the copy's stamp
+    (the directory and the ping-test reports share it)."""
+    return SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN + 2 * mm,
+        bottomMargin=MARGIN + 2 * mm,
+        title=title,
+        author="Liaison",
+        subject=f"{restricted_marking()}. {stamp}",
+        keywords=keywords,
+        creator="Liaison",
+    )
+
+
 def render_pdf(document: dict[str, Any], *, stamp: str, mark: str) -> bytes:
     """The edition `document` as an (unsigned) PDF; `stamp` is the line that names who
     downloaded it ("Downloaded by … — mark …"), printed on every page and kept in the metadata."""
@@ -557,18 +575,8 @@ def render_pdf(document: dict[str, Any], *, stamp: str, mark: str) -> bytes:
         "network": network.get("name") or network.get("slug", ""),
         "number": document.get("edition"),
     }
-    template = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN + 2 * mm,
-        bottomMargin=MARGIN + 2 * mm,
-        title=header_right,
-        author="Liaison",
-        subject=f"{restricted_marking()}. {stamp}",
-        keywords=keywords(document, mark),
-        creator="Liaison",
+    template = restricted_template(
+        out, title=header_right, stamp=stamp, keywords=keywords(document, mark)
     )
     width = template.width - 12  # the frame's padding, 6 pt each side
     layout = _Layout(styles.regular, styles.bold, width, template.height - 12)

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from liaison.core.errors import ServiceError
+from liaison.core import errors
 from liaison.core.permissions import Perm
 from liaison.reachability.models import ConfirmedVia, PingTestStatus, ProbeStatus
 from liaison.reachability.report import anonymised, check_report_access, report_for
@@ -278,14 +278,7 @@ class ReportExport:
 
 
 def check_format(fmt: str) -> str:
-    fmt = (fmt or "").strip().lower()
-    if fmt not in FORMATS:
-        raise ServiceError(
-            _("unknown format '%(format)s' (expected one of: %(formats)s)")
-            % {"format": fmt[:20], "formats": ", ".join(FORMATS)},
-            "format",
-        )
-    return fmt
+    return errors.check_format(fmt, FORMATS)
 
 
 def export_report(actor, access, ping_test, fmt: str, *, anonymise: bool = False) -> ReportExport:

@@ -115,19 +115,17 @@ def _trend_chart(trend: list[dict[str, Any]], width: float, regular: str) -> Any
 
 def render_pdf(report: dict[str, Any], *, stamp: str, mark: str, network_name: str = "") -> bytes:
     from reportlab.lib.enums import TA_RIGHT
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import CondPageBreak, SimpleDocTemplate, Spacer
+    from reportlab.platypus import CondPageBreak, Spacer
 
     from liaison.directory.pdf import (
         INK,
-        MARGIN,
         MUTED,
         RESTRICTED_RED,
         _numbered_canvas,
         fonts,
-        restricted_marking,
+        restricted_template,
     )
 
     regular, bold = fonts()
@@ -154,18 +152,11 @@ def render_pdf(report: dict[str, Any], *, stamp: str, mark: str, network_name: s
     test = report["test"]
     out = io.BytesIO()
     header_right = _("%(network)s — ping test %(id)s") % {"network": network, "id": report["id"]}
-    template = SimpleDocTemplate(
+    template = restricted_template(
         out,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN + 2 * mm,
-        bottomMargin=MARGIN + 2 * mm,
         title=header_right,
-        author="Liaison",
-        subject=f"{restricted_marking()}. {stamp}",
+        stamp=stamp,
         keywords=f"liaison-ping-test-report; test={report['id']}; mark={mark}",
-        creator="Liaison",
     )
     width = template.width
     story: list[Any] = [

@@ -102,15 +102,22 @@ def _silent(test: PingTest, delay: dt.timedelta, now: dt.datetime, **unset) -> I
     )
 
 
-def send_reminders(now: dt.datetime, limit: int = BATCH_SIZE) -> int:
+def _act_on_silent(delay_field: str, done_field: str, act, now: dt.datetime, limit: int) -> int:
+    """Apply `act` to the silent probes whose test's `delay_field` has elapsed and that have no
+    `done_field` yet (reminders and escalations follow the same walk)."""
     handled = 0
     people = _People()
-    for test in _follow_up_tests("reminder_after"):
-        for probe in _silent(test, test.reminder_after, now, reminded_at=None)[: limit - handled]:
-            handled += _remind(probe, now, people)
+    for test in _follow_up_tests(delay_field):
+        delay = getattr(test, delay_field)
+        for probe in _silent(test, delay, now, **{done_field: None})[: limit - handled]:
+            handled += act(probe, now, people)
         if handled >= limit:
             break
     return handled
+
+
+def send_reminders(now: dt.datetime, limit: int = BATCH_SIZE) -> int:
+    return _act_on_silent("reminder_after", "reminded_at", _remind, now, limit)
 
 
 def _remind(probe: Probe, now: dt.datetime, people: _People | None = None) -> int:
@@ -217,14 +224,7 @@ def app_reminder_email(probe: Probe) -> tuple[str, str]:
 
 
 def send_escalations(now: dt.datetime, limit: int = BATCH_SIZE) -> int:
-    handled = 0
-    people = _People()
-    for test in _follow_up_tests("escalate_after"):
-        for probe in _silent(test, test.escalate_after, now, escalated_at=None)[: limit - handled]:
-            handled += _escalate(probe, now, people)
-        if handled >= limit:
-            break
-    return handled
+    return _act_on_silent("escalate_after", "escalated_at", _escalate, now, limit)
 
 
 def escalation_recipients(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -20,8 +21,8 @@ from liaison.delivery.models import Delivery
 
 # One bulk insert for a batch of probes (enqueue_email writes one row per call).
 from liaison.delivery.services import _new_delivery, _wake_worker
-from liaison.directory.models import ContactPoint, ContactPointType, Layer
-from liaison.networks.models import Member
+from liaison.directory.models import Channel, ChannelKind, ContactPoint, ContactPointType, Layer
+from liaison.networks.models import Member, Network
 from liaison.reachability import tokens
 from liaison.reachability.models import (
     ConfirmedVia,
@@ -143,9 +144,17 @@ def start_ping_test(
         selected = selected.filter(member_id__in=known.values())
     if types:
         selected = selected.filter(type__in=types)
-    cps = list(selected.prefetch_related("channels").order_by("member__code", "position"))
+    cps = list(selected.order_by("member__code", "position"))
     if not cps:
         raise ServiceError(_("no published contact point matches this selection"), "members")
+    # Each desk's first e-mail address (channels are ordered by position): one plain query.
+    emails: dict[int, str] = {}
+    for cp_pk, value in (
+        Channel.objects.filter(contact_point__in=selected, kind=ChannelKind.EMAIL)
+        .order_by("contact_point_id", "position", "id")
+        .values_list("contact_point_id", "value")
+    ):
+        emails.setdefault(cp_pk, value)
 
     from liaison.reachability.scheduling import plan_probe_times
 
@@ -186,7 +195,7 @@ def start_ping_test(
         probes = []
         for cp in cps:
             when, in_hours = plan[cp.public_id]
-            email = next((ch.value for ch in cp.channels.all() if ch.kind == "email"), "")
+            email = emails.get(cp.pk, "")
             _raw, digest = tokens.new_token()  # replaced when the probe is sent
             probes.append(
                 Probe(
@@ -273,28 +282,25 @@ def send_due_probes(now: dt.datetime | None = None, limit: int = 1000) -> int:
         if not due:
             return 0
         deliveries: list[Delivery] = []
-        mailed: list[Probe] = []
+        sent: list[tuple[int, str, Delivery | None]] = []  # (probe id, token hash, its e-mail)
+        failed: list[int] = []
         per_test: dict[int, dict[str, Any]] = {}
-        for probe in due:
-            channels = set(probe.ping_test.channels)
-            summary = per_test.setdefault(
-                probe.ping_test_id, {"test": probe.ping_test, "sent": [], "failed": []}
-            )
-            if channels == {ProbeChannel.EMAIL} and not probe.email:
-                probe.status, probe.failure, probe.sent_at = (
-                    ProbeStatus.FAILED,
-                    "no e-mail channel",
-                    now,
+        with translation.override(settings.LANGUAGE_CODE):
+            for probe in due:
+                channels = set(probe.ping_test.channels)
+                summary = per_test.setdefault(
+                    probe.ping_test_id, {"test": probe.ping_test, "sent": [], "failed": []}
                 )
-                summary["failed"].append(probe.public_id)
-                continue
-            raw, probe.token_hash = tokens.new_token()
-            probe.status, probe.sent_at = ProbeStatus.SENT, now
-            summary["sent"].append(probe.public_id)
-            if ProbeChannel.EMAIL in channels and probe.email:
-                subject, body = probe_email(probe, raw)
-                deliveries.append(
-                    _new_delivery(
+                if channels == {ProbeChannel.EMAIL} and not probe.email:
+                    failed.append(probe.pk)
+                    summary["failed"].append(probe.public_id)
+                    continue
+                raw, digest = tokens.new_token()
+                summary["sent"].append(probe.public_id)
+                delivery = None
+                if ProbeChannel.EMAIL in channels and probe.email:
+                    subject, body = probe_email(probe, raw)
+                    delivery = _new_delivery(
                         to=probe.email,
                         subject=subject,
                         body=body,
@@ -302,14 +308,10 @@ def send_due_probes(now: dt.datetime | None = None, limit: int = 1000) -> int:
                         network=probe.network,
                         obj=probe,
                     )
-                )
-                mailed.append(probe)
+                    deliveries.append(delivery)
+                sent.append((probe.pk, digest, delivery))
         Delivery.objects.bulk_create(deliveries, batch_size=500)
-        for probe, delivery in zip(mailed, deliveries, strict=True):
-            probe.delivery = delivery
-        Probe.objects.bulk_update(
-            due, ["status", "sent_at", "token_hash", "failure", "delivery"], batch_size=500
-        )
+        _mark_sent(sent, failed, now)
         for summary in per_test.values():
             test = summary["test"]
             if test.status == PingTestStatus.SCHEDULED:
@@ -332,35 +334,170 @@ def send_due_probes(now: dt.datetime | None = None, limit: int = 1000) -> int:
     return len(due)
 
 
+@functools.cache
+def _send_sql(vendor: str) -> tuple[str, str, str]:
+    """UPDATE statements of `_mark_sent`: the per-probe values come as a VALUES list, so a batch
+    is one statement instead of one per probe (or bulk_update's CASE per column and row)."""
+    quote = connection.ops.quote_name
+    meta = Probe._meta
+    table = quote(meta.db_table)
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    sent = (
+        f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
+        f"{column('token_hash')} = v.column2, {column('delivery')} = v.column3 "
+        f"FROM (VALUES {{rows}}) AS v WHERE {table}.{column('id')} = v.column1"
+    )
+    row = "(CAST(%s AS BIGINT), %s, CAST(%s AS BIGINT))"
+    failed = (
+        f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
+        f"{column('failure')} = %s WHERE {column('id')} IN ({{ids}})"
+    )
+    return sent, row, failed  # identifiers from _meta only, values as parameters
+
+
+def _mark_sent(
+    sent: list[tuple[int, str, Delivery | None]], failed: list[int], now: dt.datetime
+) -> None:
+    """Record a batch as sent (new token hash, its outbox row) or failed for want of an address."""
+    sent_sql, row, failed_sql = _send_sql(connection.vendor)
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(sent), 500):
+            chunk = sent[start : start + 500]
+            params: list[Any] = [ProbeStatus.SENT.value, at]
+            for pk, digest, delivery in chunk:
+                params += [pk, digest, delivery.pk if delivery is not None else None]
+            cursor.execute(sent_sql.format(rows=", ".join([row] * len(chunk))), params)
+        for start in range(0, len(failed), 500):
+            ids = failed[start : start + 500]
+            cursor.execute(
+                failed_sql.format(ids=", ".join(["%s"] * len(ids))),
+                [ProbeStatus.FAILED.value, at, "no e-mail channel", *ids],
+            )
+
+
 # --- confirming --------------------------------------------------------------------------------
 
 
-def _confirm(probe: Probe, *, via: str, actor, name: str, now: dt.datetime) -> Probe:
+# A confirmation is the hot path of a test (10,000 desks answer within minutes), so it is a few
+# plain statements written once rather than ORM queries, whose compilation cost more than running
+# them: read the probe by its token hash (locked), mark it confirmed if it still may be, refresh the
+# desk's "last confirmed reachable" date, append the audit event.
+
+
+@functools.cache
+def _confirm_sql(vendor: str) -> dict[str, Any]:
+    quote = connection.ops.quote_name
+    meta = Probe._meta
+    fields = list(meta.concrete_fields)
+    columns = [f.get_col(meta.db_table) for f in fields]
+    converters = []
+    for index, col in enumerate(columns):
+        functions = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if functions:
+            converters.append((index, col, functions))
+    probe = quote(meta.db_table)
+    lock = ""
+    if connection.features.has_select_for_update:
+        lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else " FOR UPDATE"
+    member_code = quote(Member._meta.get_field("code").column)
+    slug = quote(Network._meta.get_field("slug").column)
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return {
+        "select": (
+            f"SELECT {', '.join('p.' + quote(f.column) for f in fields)}, "  # noqa: S608
+            f"m.{member_code}, n.{slug} FROM {probe} p "
+            f"JOIN {quote(Member._meta.db_table)} m ON m.{quote('id')} = p.{column('member')} "
+            f"JOIN {quote(Network._meta.db_table)} n ON n.{quote('id')} = p.{column('network')} "
+            f"WHERE p.{column('token_hash')} = %s{lock}"
+        ),
+        "confirm": (
+            f"UPDATE {probe} SET {column('status')} = %s, {column('confirmed_at')} = %s, "  # noqa: S608
+            f"{column('confirmed_via')} = %s, {column('confirmed_by')} = %s, "
+            f"{column('confirmed_name')} = %s, {column('seconds_to_confirm')} = %s "
+            f"WHERE {column('id')} = %s AND {column('status')} IN (%s, %s, %s)"
+        ),
+        "reachable": (
+            f"UPDATE {quote(ContactPoint._meta.db_table)} "  # noqa: S608
+            f"SET {quote(ContactPoint._meta.get_field('last_reachable_at').column)} = %s "
+            f"WHERE {quote(ContactPoint._meta.get_field('public_id').column)} = %s"
+        ),
+        "width": len(fields),
+        "converters": converters,
+    }  # identifiers from _meta only, values as parameters
+
+
+def _locked_probe_by_token(digest: str) -> tuple[Probe, str, str] | None:
+    """The probe whose token hashes to `digest`, locked until the transaction ends, with its
+    member's code and network's slug (for the audit event); None when there is none."""
+    sql = _confirm_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql["select"], [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row[: sql["width"]])
+    for index, col, functions in sql["converters"]:
+        for convert in functions:
+            values[index] = convert(values[index], col, connection)
+    return Probe.from_db(connection.alias, None, values), row[-2], row[-1]
+
+
+def _confirm(
+    probe: Probe,
+    *,
+    via: str,
+    actor,
+    name: str,
+    now: dt.datetime,
+    member_code: str | None = None,
+    network_slug: str | None = None,
+) -> Probe:
+    """Mark `probe` (read under lock by the caller) confirmed, refresh its desk, audit it."""
     _check_transition(probe, ProbeStatus.CONFIRMED)
     start = probe.sent_at or probe.scheduled_at
     seconds = max(0, int((now - start).total_seconds()))
-    changed = Probe.objects.filter(
-        pk=probe.pk, status__in=[ProbeStatus.SCHEDULED, ProbeStatus.SENT, ProbeStatus.FAILED]
-    ).update(
-        status=ProbeStatus.CONFIRMED,
-        confirmed_at=now,
-        confirmed_via=via,
-        confirmed_by=actor if getattr(actor, "is_authenticated", False) else None,
-        confirmed_name=(name or "").strip()[:200],
-        seconds_to_confirm=seconds,
-    )
-    if not changed:
-        raise ServiceError(_("this probe was already confirmed"))
-    ContactPoint.objects.filter(public_id=probe.contact_point_id).update(last_reachable_at=now)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    name = (name or "").strip()[:200]
+    sql = _confirm_sql(connection.vendor)
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql["confirm"],
+            [
+                ProbeStatus.CONFIRMED.value,
+                at,
+                via,
+                user.pk if user is not None else None,
+                name,
+                seconds,
+                probe.pk,
+                ProbeStatus.SCHEDULED.value,
+                ProbeStatus.SENT.value,
+                ProbeStatus.FAILED.value,
+            ],
+        )
+        if cursor.rowcount != 1:
+            raise ServiceError(_("this probe was already confirmed"))
+        cursor.execute(sql["reachable"], [at, probe.contact_point_id])
     probe.status, probe.confirmed_at, probe.confirmed_via = ProbeStatus.CONFIRMED, now, via
-    probe.confirmed_by = actor if getattr(actor, "is_authenticated", False) else None
-    probe.confirmed_name, probe.seconds_to_confirm = (name or "").strip()[:200], seconds
+    probe.confirmed_by, probe.confirmed_name, probe.seconds_to_confirm = user, name, seconds
     record_event(
-        actor if getattr(actor, "is_authenticated", False) else None,
+        user,
         "pingtest.probe_confirmed",
         obj=probe,
-        network=probe.network,
-        details={"via": via, "seconds": seconds, "member": probe.member.code},
+        network=network_slug if network_slug is not None else probe.network,
+        details={
+            "via": via,
+            "seconds": seconds,
+            "member": member_code if member_code is not None else probe.member.code,
+        },
     )
     return probe
 
@@ -377,15 +514,10 @@ def confirm_probe_by_token(
     if not raw or len(raw) > 64:
         raise ServiceError(_("this confirmation link is not valid"), "token")
     with transaction.atomic():
-        probe = (
-            Probe.objects.select_for_update()
-            .select_related("member", "network")
-            .filter(token_hash=tokens.hash_token(raw))
-            .order_by()  # no join for the default ordering: a unique lookup
-            .first()
-        )
-        if probe is None or probe.status == ProbeStatus.SCHEDULED:
+        found = _locked_probe_by_token(tokens.hash_token(raw))
+        if found is None or found[0].status == ProbeStatus.SCHEDULED:
             raise ServiceError(_("this confirmation link is not valid"), "token")
+        probe, member_code, network_slug = found
         if probe.status == ProbeStatus.CONFIRMED:
             raise ServiceError(
                 _("this confirmation link was already used on %(date)s UTC")
@@ -394,7 +526,15 @@ def confirm_probe_by_token(
             )
         if probe.status == ProbeStatus.EXPIRED or now >= probe.expires_at:
             raise ServiceError(_("this confirmation link has expired"), "token")
-        return _confirm(probe, via=via, actor=actor, name=name, now=now)
+        return _confirm(
+            probe,
+            via=via,
+            actor=actor,
+            name=name,
+            now=now,
+            member_code=member_code,
+            network_slug=network_slug,
+        )
 
 
 def _own_members(access: NetworkAccess) -> set[int]:

@@ -166,7 +166,9 @@ def record_event(
         label = "system"
     else:
         label = "anonymous"
-    with transaction.atomic():
+    # No savepoint of its own: the event is part of the change it records, and if appending it
+    # fails, that change must fail with it (the caller's transaction rolls back).
+    with transaction.atomic(savepoint=False):
         size, chain_hex, frontier_hex = _lock_head()
         frontier = hashing.Frontier.from_hex(size, frontier_hex)
         event = AuditEvent(

@@ -1,13 +1,14 @@
 """How fast the outbox hands e-mails to a local SMTP server, against bare smtplib.
 
-Run: .venv/bin/python bench/outbox_throughput.py [N] [--batch-size B] [--workers K]
-                                                  [--server thread|process|sink]
+Run: .venv/bin/python bench/outbox_throughput.py [N] [--batch-size B] [--connections C]
+                        [--workers K] [--server thread|process|sink|spool] [--spool-delay MS]
 
 Fresh SQLite database in a temporary data directory; N e-mails (default 10,000, the ping test of
 issue 4) queued in one transaction, then sent by `deliver_due` until the outbox is empty: lease,
-SMTP over one connection per batch, one conditional UPDATE per accepted message, one audit event
-per batch. The baseline, measured in the same run against the same server, is N messages of the
-same size sent with smtplib over one connection with no bookkeeping at all.
+SMTP over `--connections` connections at once per batch (DELIVERY_CONNECTIONS, default the
+setting's), one conditional UPDATE per accepted message, one audit event per batch. The baseline,
+measured in the same run against the same server, is N messages of the same size sent with
+smtplib over one connection with no bookkeeping at all.
 
 The server is tests/smtp_server.py's SMTPTestServer (aiosmtpd, which parses every message).
 `--server thread` (the default) runs it in this process, as bench/publish_edition.py does: it then
@@ -15,11 +16,16 @@ competes with the sender for the interpreter lock. `--server process` runs the s
 child process, as a local MTA would be. Parsing costs that server about 1.2 ms of CPU per message,
 so on a small machine it is the bottleneck of both the outbox and the baseline; `--server sink`
 runs an aiosmtpd server that only counts what it accepts (still a full SMTP conversation over
-loopback, in a child process), to show what the sending side itself can do.
+loopback, in a child process), to show what the sending side itself can do. `--server spool`
+(bench/smtp_spool.py) is a local MTA's queue: a child process that appends each message's raw
+bytes to a spool file before answering 250, without parsing it; the run then checks that the
+spool holds every message exactly once. `--spool-delay MS` makes it answer each DATA MS
+milliseconds after storing it, as a remote relay or an MTA syncing its queue to disk would.
 
-One worker sends over one connection at a time, so its ceiling is the baseline's: one SMTP
-round trip after another. `--workers K` runs K worker processes on the same SQLite database, as
-a deployment scales the outbox (each leases its own batches).
+Over one connection a worker's ceiling is the baseline's: one SMTP round trip after another.
+`--connections C` sends each batch over C connections at once from the one worker; `--workers
+K` runs K worker processes on the same SQLite database, as a deployment scales the outbox (each
+leases its own batches).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from smtp_spool import SpoolServer  # noqa: E402
 
 from tests.smtp_server import SMTPTestServer  # noqa: E402
 
@@ -132,6 +140,36 @@ class ProcessServer:
         self._process.join(timeout=10)
 
 
+class SpoolProcessServer:
+    """bench/smtp_spool.py's server; the part of SMTPTestServer's interface used here."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.spool = SpoolServer(delay=delay).__enter__()
+        self.host, self.port = self.spool.host, self.spool.port
+        self._base = 0
+
+    def clear(self) -> None:
+        self._base = self.spool.count()
+
+    def wait_for(self, count: int, timeout: float = 30) -> int:
+        return self.spool.wait_for(self._base + count, timeout=timeout) - self._base
+
+    def message_ids(self) -> list[bytes]:
+        """The Message-ID of every message in the spool since the last `clear`."""
+        found = []
+        for raw in self.spool.messages()[self._base :]:
+            headers = raw.split(b"\r\n\r\n", 1)[0]
+            found += [
+                line.split(b":", 1)[1].strip()
+                for line in headers.split(b"\r\n")
+                if line.lower().startswith(b"message-id:")
+            ]
+        return found
+
+    def stop(self) -> None:
+        self.spool.stop()
+
+
 class ThreadServer:
     def __init__(self) -> None:
         self._server = SMTPTestServer().__enter__()
@@ -147,17 +185,21 @@ class ThreadServer:
         self._server.__exit__(None, None, None)
 
 
-def _setup_django(data_dir: str, email_url: str, batch_size: int | None) -> None:
+def _setup_django(
+    data_dir: str, email_url: str, batch_size: int | None, connections: int | None
+) -> None:
     os.environ["LIAISON_DATA_DIR"] = data_dir
     os.environ["LIAISON_EMAIL_URL"] = email_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liaison.settings")
     import django
 
     django.setup()
-    if batch_size:
-        from django.conf import settings
+    from django.conf import settings
 
+    if batch_size:
         settings.DELIVERY_BATCH_SIZE = batch_size
+    if connections:
+        settings.DELIVERY_CONNECTIONS = connections
 
 
 def _worker(setup: tuple, number: int, ready, go, results) -> None:
@@ -218,16 +260,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", nargs="?", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=None, help="DELIVERY_BATCH_SIZE")
-    parser.add_argument("--server", choices=["thread", "process", "sink"], default="thread")
+    parser.add_argument(
+        "--connections", type=int, default=None, help="DELIVERY_CONNECTIONS (SMTP connections)"
+    )
+    parser.add_argument(
+        "--server", choices=["thread", "process", "sink", "spool"], default="thread"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--spool-delay", type=float, default=0.0, help="ms the spool server waits before 250"
+    )
     args = parser.parse_args()
 
-    server = ThreadServer() if args.server == "thread" else ProcessServer(args.server)
+    server: ThreadServer | ProcessServer | SpoolProcessServer
+    if args.server == "thread":
+        server = ThreadServer()
+    elif args.server == "spool":
+        server = SpoolProcessServer(args.spool_delay / 1000)
+    else:
+        server = ProcessServer(args.server)
     data_dir = tempfile.TemporaryDirectory(prefix="liaison-bench-")
-    setup = (data_dir.name, f"smtp://{server.host}:{server.port}", args.batch_size)
+    setup = (
+        data_dir.name,
+        f"smtp://{server.host}:{server.port}",
+        args.batch_size,
+        args.connections,
+    )
     _setup_django(*setup)
 
-    from django.conf import settings
     from django.core.management import call_command
     from django.db import transaction
 
@@ -236,7 +296,8 @@ def main() -> None:
     from liaison.delivery.models import Delivery, DeliveryStatus
     from liaison.networks.models import Network
 
-    batch = getattr(settings, "DELIVERY_BATCH_SIZE", services.BATCH_SIZE)
+    batch = services.batch_size()
+    connections = services.connection_count()
     call_command("migrate", verbosity=0)
     network = Network.objects.create(slug="bench", name="Bench network")
     people = [
@@ -256,7 +317,10 @@ def main() -> None:
     events_before = AuditEvent.objects.filter(action="delivery.sent").count()
     print(
         f"{args.count} e-mails queued in {queued:.2f} s; SQLite, batch {batch}, "
-        f"SMTP server: {args.server}, {args.workers} worker(s), {os.cpu_count()} CPUs"
+        f"{connections} connection(s), SMTP server: {args.server}"
+        + (f" ({args.spool_delay:g} ms per DATA)" if args.spool_delay else "")
+        + f", {args.workers} worker(s), "
+        f"{os.cpu_count()} CPUs"
     )
 
     elapsed = drain(setup, args.workers)
@@ -267,6 +331,11 @@ def main() -> None:
     assert sent == args.count, (sent, args.count)
     assert not owed.exists()
     assert not Delivery.objects.filter(status=DeliveryStatus.SENT).exclude(body_text="").exists()
+    if isinstance(server, SpoolProcessServer):
+        # Every message in the spool, exactly once.
+        stored = sorted(server.message_ids())
+        expected = sorted(m.encode() for m in Delivery.objects.values_list("message_id", flat=True))
+        assert stored == expected, (len(stored), len(expected))
 
     raw = baseline(server, args.count)
     print(

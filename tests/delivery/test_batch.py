@@ -1,121 +1,30 @@
-"""Sending a leased batch over one SMTP connection: reconnecting, refusals, the batch audit event,
-owed events after a crash, and leases running short. Against a real SMTP server on loopback."""
+"""Sending a leased batch over one SMTP connection (`DELIVERY_CONNECTIONS=1`): reconnecting,
+refusals, the batch audit event, owed events after a crash, and leases running short. Against a
+real SMTP server on loopback."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import smtplib
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
-from django.db import transaction
 from django.utils import timezone
 
 from liaison.audit.models import AuditEvent
 from liaison.delivery import hooks, services
 from liaison.delivery.models import Delivery, DeliveryStatus
-from liaison.delivery.services import deliver_due, enqueue_email, lease_batch, send_batch
+from liaison.delivery.services import deliver_due, lease_batch, send_batch
+from tests.delivery.scripted import queue, rows, sent_events
 from tests.factories import NetworkFactory
-from tests.smtp_server import SMTPTestServer, _free_port, _Handler
 
 pytestmark = pytest.mark.django_db
 
 
-class ScriptedHandler(_Handler):
-    """Answers the n-th DATA (counted from 1, over all connections) as `server.script` says:
-    "drop" closes the connection without an answer, "421" says the server is closing the
-    channel, "451" refuses this message for now, a number of seconds stalls before accepting;
-    addresses in `server.refused` are refused at RCPT."""
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self._server.refused:
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self._server.data_count += 1
-        action = self._server.script.get(self._server.data_count)
-        if action == "drop":
-            server.transport.close()
-            return "250 OK"  # never reaches the client
-        if action in ("421", "451"):
-            return f"{action} 4.3.0 Not now"
-        if isinstance(action, int | float):
-            await asyncio.sleep(action)
-        return await super().handle_DATA(server, session, envelope)
-
-
-class ScriptedSMTPServer(SMTPTestServer):
-    def __init__(self) -> None:
-        super().__init__()
-        self.script: dict[int, object] = {}
-        self.refused: set[str] = set()
-        self.data_count = 0
-
-    def start(self) -> None:
-        self.port = _free_port()
-        self._controller = Controller(ScriptedHandler(self), hostname=self.host, port=self.port)
-        self._controller.start()
-
-
-@pytest.fixture
-def scripted(settings):
-    with ScriptedSMTPServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_TIMEOUT = 5
-        settings.DELIVERY_RETRY_BASE_SECONDS = 30
-        settings.DELIVERY_RETRY_CAP_SECONDS = 3600
-        settings.DELIVERY_LEASE_SECONDS = 60
-        yield server
-
-
-class Connections(list):
-    """The SMTP connections opened, in order; after `refuse_after` of them, connecting fails."""
-
-    refuse_after: int | None = None
-
-
-@pytest.fixture
-def connections(monkeypatch):
-    opened = Connections()
-    real_connect = smtplib.SMTP.connect
-
-    def connect(self, host="localhost", port=0, source_address=None):
-        if opened.refuse_after is not None and len(opened) >= opened.refuse_after:
-            raise ConnectionRefusedError
-        opened.append((host, port))
-        return real_connect(self, host, port, source_address)
-
-    monkeypatch.setattr(smtplib.SMTP, "connect", connect)
-    return opened
-
-
-def queue(count: int, *, network=None, kind: str = "test.notice", prefix: str = "p"):
-    with transaction.atomic():
-        return [
-            enqueue_email(
-                to=f"{prefix}{i}@agency.example",
-                subject=f"Notice {i}",
-                body="Something changed; open Liaison to see it.",
-                kind=kind,
-                network=network,
-            )
-            for i in range(count)
-        ]
-
-
-def sent_events() -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action="delivery.sent").order_by("seq"))
-
-
-def rows(deliveries) -> list[Delivery]:
-    return [Delivery.objects.get(pk=d.pk) for d in deliveries]
+@pytest.fixture(autouse=True)
+def one_connection(settings):
+    """These tests script the server by the order of its DATA commands, which one connection
+    makes deterministic; several connections at once are tested in test_connections.py."""
+    settings.DELIVERY_CONNECTIONS = 1
 
 
 def test_a_batch_goes_over_one_connection_and_is_audited_once(scripted, connections):

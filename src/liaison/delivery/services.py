@@ -1,14 +1,14 @@
 """The only write path of the outbox: enqueue rows, lease them, send them, record the outcome.
 
 A caller enqueues inside the transaction of its change (`enqueue_email`); nothing is sent until
-that transaction commits. Workers lease due rows (`lease_batch`), send a batch over one SMTP
-connection (`send_batch`) and record each outcome as it comes with a conditional UPDATE that only
-succeeds while the lease is still theirs; the batch's sends go to the audit trail as one event per
-network. A worker that dies mid-send leaves a row in `sending` whose lease expires; the next
-sweep takes it over, and writes the audit event the dead worker owed (`audit_owed_sends`).
-Every message carries `Message-ID: <public_id@liaison>`, so the one case that can duplicate a
-mail (the SMTP server accepted it, the worker died before recording it) is recognisable
-downstream. See docs/adr/0004-outbox.md.
+that transaction commits. Workers lease due rows (`lease_batch`), send a batch over a few SMTP
+connections at once (`send_batch`, `DELIVERY_CONNECTIONS`) and record each outcome as it comes
+with a conditional UPDATE that only succeeds while the lease is still theirs; the batch's sends go
+to the audit trail as one event per network. A worker that dies mid-send leaves rows in `sending`
+whose lease expires; the next sweep takes them over, and writes the audit event the dead worker
+owed (`audit_owed_sends`). Every message carries `Message-ID: <public_id@liaison>`, so the one
+case that can duplicate a mail (the SMTP server accepted it, the worker died before recording
+it: at most one message per connection) is recognisable downstream. See docs/adr/0004-outbox.md.
 
 Bodies may hold a secret (an invitation's single-use link): nothing here logs a body or puts
 one in an error, and recording a send blanks it (a check constraint holds that for every sent
@@ -21,12 +21,15 @@ import datetime as dt
 import functools
 import logging
 import os
+import queue
 import random
 import smtplib
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import Literal, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -37,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from liaison.audit.services import record_event
+from liaison.core import sql
 from liaison.core.errors import ServiceError
 from liaison.core.ids import new_public_id
 from liaison.core.permissions import NetworkAccess, Perm
@@ -49,7 +53,8 @@ logger = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 3600
 LEASE_SECONDS = 60
-BATCH_SIZE = 200  # rows per lease and per SMTP connection (DELIVERY_BATCH_SIZE)
+BATCH_SIZE = 200  # rows per lease (DELIVERY_BATCH_SIZE)
+CONNECTIONS = 4  # SMTP connections a batch is sent over at once (DELIVERY_CONNECTIONS)
 DRAIN_SECONDS = 30  # one deliver_due sends batches for at most this long
 _ERROR_LENGTH = 200
 
@@ -127,7 +132,7 @@ def enqueue_email(
     _require_transaction("enqueue_email")
     delivery = _new_delivery(to=to, subject=subject, body=body, kind=kind, network=network, obj=obj)
     delivery.save(force_insert=True)
-    transaction.on_commit(_wake_worker)
+    wake_worker_after_commit()
     return delivery
 
 
@@ -171,8 +176,21 @@ def notify_people(
         )
     if rows:
         Delivery.objects.bulk_create(rows, batch_size=500)
-        transaction.on_commit(_wake_worker)
+        wake_worker_after_commit()
     return rows
+
+
+def wake_worker_after_commit() -> None:
+    """Wake a worker when the current transaction commits, once however many rows it queued.
+
+    A transaction that queues 10,000 e-mails must enqueue one wake-up task, not 10,000 (each
+    one a task row, and a worker's round to run it). A callback already registered for this
+    transaction — and not dropped by a rolled-back savepoint — is enough.
+    """
+    pending = getattr(transaction.get_connection(), "run_on_commit", ())
+    if any(entry[1] is _wake_worker for entry in pending):
+        return
+    transaction.on_commit(_wake_worker)
 
 
 def _wake_worker() -> None:
@@ -186,7 +204,7 @@ def _wake_worker() -> None:
 
 
 def batch_size() -> int:
-    """How many rows a worker leases and sends over one SMTP connection (`DELIVERY_BATCH_SIZE`)."""
+    """How many rows a worker leases and sends as one batch (`DELIVERY_BATCH_SIZE`)."""
     return max(1, int(_setting("DELIVERY_BATCH_SIZE", BATCH_SIZE)))
 
 
@@ -243,18 +261,13 @@ def _ours(delivery: Delivery):
 def _sent_update_sql() -> str:
     """The conditional UPDATE of `_record_sent`, written once: it runs once per message, and the
     ORM took three times as long to build it as the database to run it."""
-    quote = connection.ops.quote_name
 
     def column(name: str) -> str:
-        field = Delivery._meta.get_field(name)
-        if not isinstance(field, models.Field) or not field.column:
-            raise TypeError(f"{name} is not a column of the outbox")
-        return quote(field.column)
+        return sql.column(Delivery, name)
 
-    table = quote(Delivery._meta.db_table)
     return (
-        f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
-        f"{column('last_error')} = '', {column('body_text')} = '' "
+        f"UPDATE {sql.table(Delivery)} SET {column('status')} = %s, "  # noqa: S608
+        f"{column('sent_at')} = %s, {column('last_error')} = '', {column('body_text')} = '' "
         f"WHERE {column('id')} = %s AND {column('status')} = %s "
         f"AND {column('lease_owner')} = %s AND {column('lease_expires_at')} = %s"
     )  # identifiers from _meta, values as parameters
@@ -436,16 +449,18 @@ def _breaks_connection(exc: Exception) -> bool:
 
 
 class _Session:
-    """One connection of the e-mail backend for a whole batch: opened on first use, closed at
-    the end or when it broke (the next send then opens a new one)."""
+    """One connection of the e-mail backend for a run of messages: opened on first use, closed at
+    the end or when it broke (the next send then opens a new one). It touches no database, so a
+    sending thread may own one."""
 
     def __init__(self) -> None:
         self.backend = get_connection(fail_silently=False)
         self.is_open = False
 
-    def send(self, delivery: Delivery) -> tuple[Exception | None, bool]:
-        """Hand `delivery` to the server: (None, False) once accepted, else the error and whether
-        the connection is broken (failing to connect always is, whatever the class: auth, HELO)."""
+    def send(self, delivery: Delivery, headers: dict[str, str]) -> tuple[Exception | None, bool]:
+        """Hand `delivery` to the server with the owning app's extra `headers`: (None, False) once
+        accepted, else the error and whether the connection is broken (failing to connect always
+        is, whatever the class: auth, HELO)."""
         try:
             if not self.is_open:
                 self.backend.open()
@@ -458,7 +473,7 @@ class _Session:
                 body=delivery.body_text,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[delivery.recipient],
-                headers={**hooks.extra_headers(delivery), "Message-ID": delivery.message_id},
+                headers={**headers, "Message-ID": delivery.message_id},
                 connection=self.backend,
             )
             self.backend.send_messages([message])
@@ -520,60 +535,251 @@ def _record_failure(delivery: Delivery, exc: Exception) -> None:
     mark_failed(delivery, _describe(exc), permanent=is_permanent(exc))
 
 
-def send_batch(batch: list[Delivery]) -> bool:
-    """Send leased deliveries over one SMTP connection, recording each outcome as it comes.
+def connection_count() -> int:
+    """How many SMTP connections one batch is sent over at once (`DELIVERY_CONNECTIONS`)."""
+    return max(1, int(_setting("DELIVERY_CONNECTIONS", CONNECTIONS)))
 
-    Each accepted message is marked sent at once, with one conditional UPDATE, so a crash can
-    duplicate at most the message in flight. The `delivery.sent` audit events (one per network,
-    listing the rows) are written when the batch ends; a worker that dies first leaves them owed
-    on the rows, and `audit_owed_sends` writes them. A refused message is recorded as failed
-    (retried later, or dead) and the batch goes on. A broken connection is reopened once and the
-    message tried again; if that fails too, the message and the rest of the batch are recorded
-    as failed attempts, to be retried after the backoff. Rows not tried before the lease runs
-    short are given back unsent. Returns False when the batch stopped early for one of these
-    two reasons, True when every row was tried.
+
+class _Outcome(NamedTuple):
+    """What happened to rows of a batch, as the sending side reports it to the recording side.
+
+    - "tried": one row, sent (`error` None) or refused (`error`);
+    - "expired": one row whose leases kept expiring, not sent: to dead-letter;
+    - "untried": the rest of a run, not sent because the lease runs short (or the batch stops);
+    - "broken": the rest of a run, not sent because the connection broke twice (`error`);
+    - "crashed": the rows a sending thread had not reported when it raised `error`.
     """
-    session = _Session()
-    sent: list[Delivery] = []
-    deadline = _lease_deadline(batch)
-    try:
-        for index, delivery in enumerate(batch):
-            if delivery.attempts > delivery.max_attempts:
-                # Its leases kept expiring (a worker dying on it each time): stop trying.
-                mark_failed(delivery, "lease expired on every attempt", permanent=True)
-                continue
-            if deadline is not None and timezone.now() >= deadline:
-                _release(batch[index:])
-                return False
-            error, broken = session.send(delivery)
+
+    what: Literal["tried", "expired", "untried", "broken", "crashed"]
+    rows: list[Delivery]
+    error: Exception | None = None
+
+
+def _send_run(
+    session: _Session,
+    rows: list[Delivery],
+    *,
+    deadline: dt.datetime | None,
+    headers: Callable[[Delivery], dict[str, str]],
+    report: Callable[[_Outcome], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Send `rows` one after another over `session`, reporting every row's outcome, in order.
+
+    No database here: this runs in a sending thread when a batch uses several connections.
+    Stops starting sends at `deadline` (or once `stop` is set) and when the connection broke
+    twice, and reports the rest of the rows as such.
+    """
+    for index, delivery in enumerate(rows):
+        if delivery.attempts > delivery.max_attempts:
+            # Its leases kept expiring (a worker dying on it each time): stop trying.
+            report(_Outcome("expired", [delivery]))
+            continue
+        if (stop is not None and stop.is_set()) or (
+            deadline is not None and timezone.now() >= deadline
+        ):
+            report(_Outcome("untried", rows[index:]))
+            return
+        extra = headers(delivery)
+        error, broken = session.send(delivery, extra)
+        if broken:
+            session.close()
+            error, broken = session.send(delivery, extra)  # on a new connection, once
             if broken:
                 session.close()
-                error, broken = session.send(delivery)  # on a new connection, once
-                if broken:
-                    session.close()
-                    rest = batch[index:]
-                    logger.warning(
-                        "SMTP connection failed twice (%s): %d deliveries rescheduled",
-                        type(error).__name__,
-                        len(rest),
-                    )
-                    reason = _describe(error) if error is not None else "connection lost"
-                    for row in rest:
-                        mark_failed(row, reason)
-                    return False
+                report(_Outcome("broken", rows[index:], error))
+                return
+        report(_Outcome("tried", [delivery], error))
+
+
+class _Recorder:
+    """The recording side: writes each outcome as it comes, on the thread that owns the database
+    connection, and remembers the sent rows (for the batch's audit events) and the untried ones
+    (given back at the end)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Delivery] = []
+        self.untried: list[Delivery] = []
+        self.complete = True  # every row was tried
+
+    def __call__(self, outcome: _Outcome) -> None:
+        rows, error = outcome.rows, outcome.error
+        if outcome.what == "tried":
+            (delivery,) = rows
             if error is None:
                 if _record_sent(delivery):
-                    sent.append(delivery)
+                    self.sent.append(delivery)
             else:
                 _record_failure(delivery, error)
+        elif outcome.what == "expired":
+            (delivery,) = rows
+            mark_failed(delivery, "lease expired on every attempt", permanent=True)
+        elif outcome.what == "untried":
+            self.complete = False
+            self.untried.extend(rows)
+        elif outcome.what == "broken":
+            self.complete = False
+            logger.warning(
+                "SMTP connection failed twice (%s): %d deliveries rescheduled",
+                type(error).__name__,
+                len(rows),
+            )
+            reason = _describe(error) if error is not None else "connection lost"
+            for row in rows:
+                mark_failed(row, reason)
+        else:  # "crashed": a bug on the sending side; its unreported rows are tried again later
+            self.complete = False
+            logger.error(
+                "a sending thread failed: %d deliveries rescheduled", len(rows), exc_info=error
+            )
+            reason = type(error).__name__ if error is not None else "sending failed"
+            for row in rows:
+                mark_failed(row, reason)
+
+
+_END = object()  # a sending thread's last word on the queue
+
+
+def _sending_thread(
+    rows: list[Delivery],
+    *,
+    deadline: dt.datetime | None,
+    headers: dict[int, dict[str, str]],
+    outcomes: queue.Queue,
+    stop: threading.Event,
+) -> None:
+    """One connection's share of a batch, in its own thread: SMTP only, outcomes to the queue.
+
+    After an accepted message it waits until the recording side has written it before starting
+    the next send, so that a crash duplicates at most one message per connection. Whatever
+    happens, the rows it has not reported are reported ("crashed"), its connection is closed and
+    it says it is done.
+    """
+    session = _Session()
+    reported = 0
+
+    def report(outcome: _Outcome) -> None:
+        nonlocal reported
+        recorded = threading.Event() if outcome.what == "tried" and outcome.error is None else None
+        outcomes.put((outcome, recorded))
+        reported += len(outcome.rows)
+        # The recording side sets it; `stop` means it has gone (the batch is being abandoned).
+        while recorded is not None and not recorded.wait(0.05) and not stop.is_set():
+            pass
+
+    try:
+        _send_run(
+            session,
+            rows,
+            deadline=deadline,
+            headers=lambda delivery: headers[delivery.id],
+            report=report,
+            stop=stop,
+        )
+    except Exception as exc:
+        outcomes.put((_Outcome("crashed", rows[reported:], exc), None))
     finally:
         session.close()
+        outcomes.put(_END)
+
+
+def _send_concurrently(batch: list[Delivery], count: int, record: _Recorder) -> None:
+    """Send `batch` over `count` connections at once: one thread per connection, each with every
+    `count`-th row (so the oldest rows go first on every connection), doing SMTP only; this
+    thread records their outcomes as they come, as `send_batch` does for one connection."""
+    deadline = _lease_deadline(batch)
+    # The apps' header hooks may read the database: run them here, not in the sending threads.
+    headers = {delivery.id: hooks.extra_headers(delivery) for delivery in batch}
+    outcomes: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=_sending_thread,
+            args=(batch[start::count],),
+            kwargs={"deadline": deadline, "headers": headers, "outcomes": outcomes, "stop": stop},
+            name=f"outbox-smtp-{start}",
+            daemon=True,
+        )
+        for start in range(count)
+    ]
+    started: list[threading.Thread] = []
+    try:
+        for thread in threads:
+            thread.start()
+            started.append(thread)
+        running = len(started)
+        while running:
+            item = outcomes.get()
+            if item is _END:
+                running -= 1
+                continue
+            outcome, recorded = item
+            try:
+                record(outcome)
+            finally:
+                if recorded is not None:
+                    recorded.set()
+    finally:
+        # Normally every thread has ended; after an error here, they stop at their next send.
+        stop.set()
+        for thread in started:
+            thread.join()
+        if len(started) < len(threads) or not outcomes.empty():
+            logger.warning(
+                "a batch was abandoned: its unrecorded deliveries are taken over when their "
+                "lease expires"
+            )
+
+
+def send_batch(batch: list[Delivery]) -> bool:
+    """Send leased deliveries over up to `DELIVERY_CONNECTIONS` SMTP connections at once,
+    recording each outcome as it comes.
+
+    With one connection the messages go one after another. With K (at most one per row), the
+    batch is dealt out round robin to K threads, one connection each, that only talk SMTP; the
+    calling thread, which alone touches the database, records their outcomes as they arrive.
+    Each accepted message is marked sent at once, with one conditional UPDATE, and a connection
+    starts its next message only once that is written: a crash can duplicate at most the
+    messages in flight, one per connection. The `delivery.sent` audit events (one per network,
+    listing the rows) are written when the batch ends; a worker that dies first leaves them owed
+    on the rows, and `audit_owed_sends` writes them. A refused message is recorded as failed
+    (retried later, or dead) and its connection goes on. A broken connection is reopened once
+    and the message tried again; if that fails too, the message and the rest of that
+    connection's rows are recorded as failed attempts, to be retried after the backoff. Rows not
+    tried before the lease runs short are given back unsent. Returns False when a connection
+    stopped early for one of these two reasons, True when every row was tried.
+    """
+    count = min(connection_count(), len(batch))
+    record = _Recorder()
+    try:
+        if count > 1:
+            _send_concurrently(batch, count, record)
+        else:
+            session = _Session()
+            try:
+                _send_run(
+                    session,
+                    batch,
+                    deadline=_lease_deadline(batch),
+                    headers=hooks.extra_headers,
+                    report=record,
+                )
+            finally:
+                session.close()
+        if record.untried:
+            _release(record.untried)
+    finally:
+        # In the batch's order, whatever order the connections finished in.
+        position = {delivery.id: index for index, delivery in enumerate(batch)}
+        record.sent.sort(key=lambda delivery: position[delivery.id])
         try:
-            _audit_sends(sent)
+            _audit_sends(record.sent)
         except Exception:
             # The rows keep owing their event; the next sweep writes it (audit_owed_sends).
-            logger.exception("could not write the audit event of %d sent deliveries", len(sent))
-    return True
+            logger.exception(
+                "could not write the audit event of %d sent deliveries", len(record.sent)
+            )
+    return record.complete
 
 
 def send_one(delivery: Delivery) -> str:
@@ -659,5 +865,5 @@ def retry_delivery(actor, access: NetworkAccess | None, delivery: Delivery) -> D
             network=row.network,
             details={"kind": row.kind, "previous": previous},
         )
-        transaction.on_commit(_wake_worker)
+        wake_worker_after_commit()
     return row

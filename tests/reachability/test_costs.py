@@ -87,3 +87,30 @@ def test_a_confirmation_is_a_handful_of_statements(world):
     )
     assert reached.filter(layer=Layer.PUBLISHED).count() == len(probes)
     assert verify_trail().ok
+
+
+def test_the_worker_queues_every_due_probe_in_one_round_batch_after_batch(world):
+    desks(world, 3)
+    access = resolve_access(world.secretariat, world.network)
+    test = services.start_ping_test(world.secretariat, access, channels=["email"])
+    # Everything is due now: batches of 2 for 5 probes, all in one call.
+    assert services.send_all_due_probes(limit=2) == 5
+    assert set(test.probes.values_list("status", flat=True)) == {ProbeStatus.SENT}
+    assert services.send_all_due_probes(limit=2) == 0
+
+
+def test_a_test_starting_now_wakes_a_worker(world, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    access = resolve_access(world.secretariat, world.network)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.start_ping_test(world.secretariat, access, channels=["email"])
+    woken = DBTaskResult.objects.filter(task_path__endswith="send_probes_now")
+    assert woken.count() == 1
+    later = timezone.now() + dt.timedelta(days=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.start_ping_test(
+            world.secretariat, access, channels=["email"], timing="at", starts_at=later
+        )
+    assert woken.count() == 1  # a test starting tomorrow is left to the periodic sweep

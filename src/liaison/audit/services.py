@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from liaison.audit import hashing
 from liaison.audit.models import AuditCheckpoint, AuditEvent, AuditHead
-from liaison.core import keys
+from liaison.core import keys, sql
 from liaison.core.context import current_origin
 
 logger = logging.getLogger(__name__)
@@ -214,23 +214,18 @@ def record_event(
 
 @functools.cache
 def _append_sql(vendor: str) -> tuple[str, str, str, tuple[models.Field, ...]]:
-    quote = connection.ops.quote_name
-    head_table = quote(AuditHead._meta.db_table)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    select_head = (
-        f"SELECT {quote('size')}, {quote('chain_hash')}, {quote('frontier')} "  # noqa: S608
-        f"FROM {head_table} WHERE {quote('id')} = 1{lock}"
+    head = sql.table(AuditHead)
+    size, chain, frontier, pk = (
+        sql.column(AuditHead, name) for name in ("size", "chain_hash", "frontier", "id")
     )
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    select_head = f"SELECT {size}, {chain}, {frontier} FROM {head} WHERE {pk} = 1{lock}"  # noqa: S608
     fields = tuple(f for f in AuditEvent._meta.concrete_fields if not f.primary_key)
     insert_event = (
-        f"INSERT INTO {quote(AuditEvent._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote('id')}"
+        f"INSERT INTO {sql.table(AuditEvent)} ({sql.columns(fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {sql.column(AuditEvent, 'id')}"
     )
-    update_head = (
-        f"UPDATE {head_table} SET {quote('size')} = %s, {quote('chain_hash')} = %s, "  # noqa: S608
-        f"{quote('frontier')} = %s WHERE {quote('id')} = 1"
-    )
+    update_head = f"UPDATE {head} SET {size} = %s, {chain} = %s, {frontier} = %s WHERE {pk} = 1"  # noqa: S608
     return select_head, insert_event, update_head, fields  # identifiers from _meta only
 
 

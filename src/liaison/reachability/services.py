@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,12 +17,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from liaison.audit.services import record_event
+from liaison.core import sql
 from liaison.core.errors import ServiceError
 from liaison.core.permissions import NetworkAccess, Perm, Role
 from liaison.delivery.models import Delivery
 
 # One bulk insert for a batch of probes (enqueue_email writes one row per call).
-from liaison.delivery.services import _new_delivery, _wake_worker
+from liaison.delivery.services import _new_delivery, wake_worker_after_commit
 from liaison.directory.models import Channel, ChannelKind, ContactPoint, ContactPointType, Layer
 from liaison.networks.models import Member, Network
 from liaison.reachability import tokens
@@ -34,6 +37,8 @@ from liaison.reachability.models import (
     ProbeStatus,
     Timing,
 )
+
+logger = logging.getLogger(__name__)
 
 PROBE_KIND = "reachability.probe"  # the outbox kind of probe e-mails (delivery/kinds.py)
 DEFAULT_DURATION = dt.timedelta(days=7)
@@ -149,12 +154,12 @@ def start_ping_test(
         raise ServiceError(_("no published contact point matches this selection"), "members")
     # Each desk's first e-mail address (channels are ordered by position): one plain query.
     emails: dict[int, str] = {}
-    for cp_pk, value in (
+    for cp_pk, address in (
         Channel.objects.filter(contact_point__in=selected, kind=ChannelKind.EMAIL)
         .order_by("contact_point_id", "position", "id")
         .values_list("contact_point_id", "value")
     ):
-        emails.setdefault(cp_pk, value)
+        emails.setdefault(cp_pk, address)
 
     from liaison.reachability.scheduling import plan_probe_times
 
@@ -229,7 +234,20 @@ def start_ping_test(
                 "probes": len(probes),
             },
         )
+        if test.status == PingTestStatus.RUNNING:
+            # Probes due now go out at once, not at the worker's next sweep.
+            transaction.on_commit(_wake_probe_sender)
     return test
+
+
+def _wake_probe_sender() -> None:
+    from liaison.reachability.tasks import send_probes_now
+
+    try:
+        send_probes_now.enqueue()
+    except Exception:
+        # The periodic sweep (pingtest-send) sends them anyway: a lost wake-up costs seconds.
+        logger.warning("could not enqueue the probe sending task", exc_info=True)
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -260,6 +278,26 @@ def probe_email(probe: Probe, raw: str) -> tuple[str, str]:
             "marker": tokens.marker(raw),
         }
     return subject, body
+
+
+SEND_DRAIN_SECONDS = 30  # one send_all_due_probes queues batches for at most this long
+
+
+def send_all_due_probes(limit: int = 1000) -> int:
+    """The worker's job (periodic, and woken when a test starts): queue every due probe, batch
+    after batch, each in its own transaction, so that the outbox starts sending the first batch
+    (another worker, or this one's next job) while the rest are queued. Stops after
+    `PINGTEST_SEND_DRAIN_SECONDS`, so the worker's other jobs get their turn; the next round
+    resumes. Returns how many probes were handled."""
+    stop_at = time.monotonic() + float(
+        getattr(settings, "PINGTEST_SEND_DRAIN_SECONDS", SEND_DRAIN_SECONDS)
+    )
+    handled = 0
+    while batch := send_due_probes(limit=limit):
+        handled += batch
+        if time.monotonic() >= stop_at:
+            break
+    return handled
 
 
 def send_due_probes(now: dt.datetime | None = None, limit: int = 1000) -> int:
@@ -330,7 +368,7 @@ def send_due_probes(now: dt.datetime | None = None, limit: int = 1000) -> int:
                 },
             )
         if deliveries:
-            transaction.on_commit(_wake_worker)
+            wake_worker_after_commit()
     return len(due)
 
 
@@ -338,21 +376,19 @@ def send_due_probes(now: dt.datetime | None = None, limit: int = 1000) -> int:
 def _send_sql(vendor: str) -> tuple[str, str, str]:
     """UPDATE statements of `_mark_sent`: the per-probe values come as a VALUES list, so a batch
     is one statement instead of one per probe (or bulk_update's CASE per column and row)."""
-    quote = connection.ops.quote_name
-    meta = Probe._meta
-    table = quote(meta.db_table)
+    probe = sql.table(Probe)
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        return sql.column(Probe, name)
 
     sent = (
-        f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
+        f"UPDATE {probe} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
         f"{column('token_hash')} = v.column2, {column('delivery')} = v.column3 "
-        f"FROM (VALUES {{rows}}) AS v WHERE {table}.{column('id')} = v.column1"
+        f"FROM (VALUES {{rows}}) AS v WHERE {probe}.{column('id')} = v.column1"
     )
     row = "(CAST(%s AS BIGINT), %s, CAST(%s AS BIGINT))"
     failed = (
-        f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
+        f"UPDATE {probe} SET {column('status')} = %s, {column('sent_at')} = %s, "  # noqa: S608
         f"{column('failure')} = %s WHERE {column('id')} IN ({{ids}})"
     )
     return sent, row, failed  # identifiers from _meta only, values as parameters
@@ -390,44 +426,41 @@ def _mark_sent(
 
 @functools.cache
 def _confirm_sql(vendor: str) -> dict[str, Any]:
-    quote = connection.ops.quote_name
-    meta = Probe._meta
-    fields = list(meta.concrete_fields)
-    columns = [f.get_col(meta.db_table) for f in fields]
+    fields = list(Probe._meta.concrete_fields)
     converters = []
-    for index, col in enumerate(columns):
+    for index, field in enumerate(fields):
+        col = field.get_col(Probe._meta.db_table)
         functions = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
         if functions:
             converters.append((index, col, functions))
-    probe = quote(meta.db_table)
     lock = ""
     if connection.features.has_select_for_update:
         lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else " FOR UPDATE"
-    member_code = quote(Member._meta.get_field("code").column)
-    slug = quote(Network._meta.get_field("slug").column)
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        return sql.column(Probe, name)
 
     return {
         "select": (
-            f"SELECT {', '.join('p.' + quote(f.column) for f in fields)}, "  # noqa: S608
-            f"m.{member_code}, n.{slug} FROM {probe} p "
-            f"JOIN {quote(Member._meta.db_table)} m ON m.{quote('id')} = p.{column('member')} "
-            f"JOIN {quote(Network._meta.db_table)} n ON n.{quote('id')} = p.{column('network')} "
+            f"SELECT {sql.columns(fields, 'p.')}, m.{sql.column(Member, 'code')}, "  # noqa: S608
+            f"n.{sql.column(Network, 'slug')} FROM {sql.table(Probe)} p "
+            f"JOIN {sql.table(Member)} m ON m.{sql.column(Member, 'id')} = p.{column('member')} "
+            f"JOIN {sql.table(Network)} n ON n.{sql.column(Network, 'id')} = p.{column('network')} "
             f"WHERE p.{column('token_hash')} = %s{lock}"
         ),
         "confirm": (
-            f"UPDATE {probe} SET {column('status')} = %s, {column('confirmed_at')} = %s, "  # noqa: S608
-            f"{column('confirmed_via')} = %s, {column('confirmed_by')} = %s, "
-            f"{column('confirmed_name')} = %s, {column('seconds_to_confirm')} = %s "
+            f"UPDATE {sql.table(Probe)} SET {column('status')} = %s, "  # noqa: S608
+            f"{column('confirmed_at')} = %s, {column('confirmed_via')} = %s, "
+            f"{column('confirmed_by')} = %s, {column('confirmed_name')} = %s, "
+            f"{column('seconds_to_confirm')} = %s "
             f"WHERE {column('id')} = %s AND {column('status')} IN (%s, %s, %s)"
         ),
         "reachable": (
-            f"UPDATE {quote(ContactPoint._meta.db_table)} "  # noqa: S608
-            f"SET {quote(ContactPoint._meta.get_field('last_reachable_at').column)} = %s "
-            f"WHERE {quote(ContactPoint._meta.get_field('public_id').column)} = %s"
+            f"UPDATE {sql.table(ContactPoint)} "  # noqa: S608
+            f"SET {sql.column(ContactPoint, 'last_reachable_at')} = %s "
+            f"WHERE {sql.column(ContactPoint, 'public_id')} = %s"
         ),
+        "names": [f.attname for f in fields],
         "width": len(fields),
         "converters": converters,
     }  # identifiers from _meta only, values as parameters
@@ -436,17 +469,17 @@ def _confirm_sql(vendor: str) -> dict[str, Any]:
 def _locked_probe_by_token(digest: str) -> tuple[Probe, str, str] | None:
     """The probe whose token hashes to `digest`, locked until the transaction ends, with its
     member's code and network's slug (for the audit event); None when there is none."""
-    sql = _confirm_sql(connection.vendor)
+    statements = _confirm_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql["select"], [digest])
+        cursor.execute(statements["select"], [digest])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row[: sql["width"]])
-    for index, col, functions in sql["converters"]:
+    values = list(row[: statements["width"]])
+    for index, col, functions in statements["converters"]:
         for convert in functions:
             values[index] = convert(values[index], col, connection)
-    return Probe.from_db(connection.alias, None, values), row[-2], row[-1]
+    return Probe.from_db(connection.alias, statements["names"], values), row[-2], row[-1]
 
 
 def _confirm(
@@ -465,11 +498,11 @@ def _confirm(
     seconds = max(0, int((now - start).total_seconds()))
     user = actor if getattr(actor, "is_authenticated", False) else None
     name = (name or "").strip()[:200]
-    sql = _confirm_sql(connection.vendor)
+    statements = _confirm_sql(connection.vendor)
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql["confirm"],
+            statements["confirm"],
             [
                 ProbeStatus.CONFIRMED.value,
                 at,
@@ -485,7 +518,7 @@ def _confirm(
         )
         if cursor.rowcount != 1:
             raise ServiceError(_("this probe was already confirmed"))
-        cursor.execute(sql["reachable"], [at, probe.contact_point_id])
+        cursor.execute(statements["reachable"], [at, probe.contact_point_id])
     probe.status, probe.confirmed_at, probe.confirmed_via = ProbeStatus.CONFIRMED, now, via
     probe.confirmed_by, probe.confirmed_name, probe.seconds_to_confirm = user, name, seconds
     record_event(

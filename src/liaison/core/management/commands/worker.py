@@ -60,7 +60,7 @@ class PeriodicJob:
 # a PeriodicJob to add one, e.g. PeriodicJob("outbox", "liaison.delivery.outbox.sweep").
 PERIODIC_JOBS: list[PeriodicJob] = [
     # Before the outbox in each round: a probe that falls due is queued and sent in one pass.
-    PeriodicJob("pingtest-send", "liaison.reachability.services.send_due_probes", every=5.0),
+    PeriodicJob("pingtest-send", "liaison.reachability.services.send_all_due_probes", every=5.0),
     PeriodicJob("outbox", "liaison.delivery.services.deliver_due", every=5.0),
     PeriodicJob(
         "review-reminders", "liaison.directory.staleness.sweep_review_reminders", every=3600.0

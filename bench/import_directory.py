@@ -16,11 +16,14 @@ import sys
 import tempfile
 import time
 
-_DATA_DIR = tempfile.TemporaryDirectory(prefix="liaison-bench-")  # removed at exit
-os.environ["LIAISON_DATA_DIR"] = _DATA_DIR.name
+if __name__ == "__main__" or "LIAISON_DATA_DIR" not in os.environ:
+    # Run on its own: a fresh data directory. Imported by another bench (for build_csv), that
+    # bench's own directory stays: replacing it here would split its processes' databases.
+    _DATA_DIR = tempfile.TemporaryDirectory(prefix="liaison-bench-")  # removed at exit
+    os.environ["LIAISON_DATA_DIR"] = _DATA_DIR.name
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liaison.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -150,13 +150,9 @@ def with_workers(network, received_before: int):
     queue and send it (the test's start wakes them). Clock: from the start of the request until
     the server accepted the last probe e-mail."""
     command = [str(ROOT / ".venv" / "bin" / "liaison"), "worker", "--interval", "0.2"]
-    env = dict(os.environ)
-    if connection.vendor == "sqlite":  # the database this process uses (import_directory sets
-        # its own LIAISON_DATA_DIR when imported)
-        env["LIAISON_DATA_DIR"] = str(Path(connection.settings_dict["NAME"]).parent)
     with tempfile.TemporaryFile() as log:  # the workers' log, shown if they fail
         workers = [
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
             for _ in range(ARGS.workers)
         ]
         try:

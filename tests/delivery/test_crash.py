@@ -67,17 +67,7 @@ def liaison(env, *args, timeout=120) -> str:
 @pytest.mark.skipif(not shutil.which(LIAISON), reason="the liaison script is not installed")
 def test_worker_killed_mid_send_delivers_exactly_once(tmp_path):
     with StallingSMTPServer(stall_seconds=60) as server:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-        }
-        env.update(
-            LIAISON_DATA_DIR=str(tmp_path / "data"),
-            LIAISON_EMAIL_URL=server.url,
-            DJANGO_SETTINGS_MODULE="liaison.settings",
-            LIAISON_LOG_LEVEL="WARNING",
-        )
+        env = _env(tmp_path, server)
         liaison(env, "migrate", "--verbosity", "0")
         public_id = liaison(
             env,
